@@ -1,0 +1,67 @@
+"""pytest-smtpd: a real SMTP server on loopback for your tests, recording every
+command, reply and message, with scripted failures per test and suite-wide.
+
+Names are imported lazily, so loading the plugin costs almost nothing until a
+test asks for a server.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import ConfigurationError as ConfigurationError
+    from .errors import ServerThreadError as ServerThreadError
+    from .errors import SMTPDError as SMTPDError
+    from .errors import StartError as StartError
+    from .options import Options as Options
+    from .protocol import Command as Command
+    from .protocol import Reply as Reply
+    from .protocol import Violation as Violation
+    from .records import Attachment as Attachment
+    from .records import Ending as Ending
+    from .records import Message as Message
+    from .records import ServerError as ServerError
+    from .records import Session as Session
+    from .records import Transcript as Transcript
+    from .records import TranscriptLine as TranscriptLine
+    from .rules import Rule as Rule
+    from .server import SMTPServer as SMTPServer
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Attachment": "records",
+    "Command": "protocol",
+    "ConfigurationError": "errors",
+    "Ending": "records",
+    "Message": "records",
+    "Options": "options",
+    "Reply": "protocol",
+    "Rule": "rules",
+    "SMTPDError": "errors",
+    "SMTPServer": "server",
+    "ServerError": "records",
+    "ServerThreadError": "errors",
+    "Session": "records",
+    "StartError": "errors",
+    "Transcript": "records",
+    "TranscriptLine": "records",
+    "Violation": "protocol",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_smtpd' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,235 @@
+"""The pytest face of pytest-smtpd: fixtures, the ``smtpd`` marker, ini options,
+hook specifications and the transcript report section.
+
+Options for a server come from, highest first: ``smtpd_factory(**kwargs)``, the
+``@pytest.mark.smtpd(**options)`` marker, the ``pytest_smtpd_options`` hook,
+the ``smtpd_<option>`` ini keys, and the built-in defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import hookspec
+from .options import OPTION_NAMES, Options, parse_ini
+
+if TYPE_CHECKING:
+    from .protocol import Command, Reply
+    from .records import Message, Session
+    from .server import SMTPServer
+
+__all__ = ["SMTPServerFactory"]
+
+_SERVERS = pytest.StashKey[list["SMTPServer"]]()
+_REPORTED = pytest.StashKey[set[int]]()
+
+SMTPServerFactory = Callable[..., "SMTPServer"]
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspec)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    for name in OPTION_NAMES:
+        if name == "ssl_context":
+            continue
+        parser.addini(f"smtpd_{name}", f"pytest-smtpd: default for the '{name}' server option", default=None)
+    parser.addini(
+        "smtpd_report",
+        "pytest-smtpd: add the SMTP transcript to the report of a failed test (default true)",
+        type="bool",
+        default=True,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "smtpd(**options): options for the servers of the smtpd and smtpd_factory fixtures "
+        f"({', '.join(OPTION_NAMES)})",
+    )
+    for name in ("smtpd", "smtpdfix", "smtpdfix.plugin"):
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None and "smtpdfix" in getattr(plugin, "__name__", ""):
+            config.issue_config_time_warning(
+                pytest.PytestConfigWarning(
+                    "pytest-smtpd and smtpdfix are both installed, and both define a fixture named "
+                    "'smtpd': which one a test gets depends on plugin load order. Uninstall one, or "
+                    "disable smtpdfix for this run with '-p no:smtpd'."
+                ),
+                stacklevel=2,
+            )
+            break
+
+
+def _ini_options(config: pytest.Config) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in OPTION_NAMES:
+        if name == "ssl_context":
+            continue
+        raw = config.getini(f"smtpd_{name}")
+        if raw is not None and raw != "":
+            values[name] = parse_ini(name, raw if isinstance(raw, str) else " ".join(map(str, raw)))
+    return values
+
+
+def _options_for(item: pytest.Item, overrides: Mapping[str, Any]) -> Options:
+    ini = _ini_options(item.config)
+    hooked: dict[str, Any] = {}
+    for result in reversed(item.ihook.pytest_smtpd_options(item=item)):
+        if result:
+            hooked.update(result)
+    marker: dict[str, Any] = {}
+    for mark in reversed(list(item.iter_markers("smtpd"))):  # closest marker wins
+        if mark.args:
+            raise pytest.UsageError(
+                f"@pytest.mark.smtpd takes keyword options only, got positional {mark.args!r}; "
+                f"valid options: {', '.join(OPTION_NAMES)}"
+            )
+        marker.update(mark.kwargs)
+    layers = (("ini file", ini), ("pytest_smtpd_options hook", hooked), ("@pytest.mark.smtpd", marker))
+    for where, layer in layers:
+        Options.build(layer, where=where)  # name the layer in the error
+    return Options.build(ini, hooked, marker, overrides, where="smtpd_factory()")
+
+
+class _ItemHooks:
+    """The server's hooks, routed through one test item's ``ihook``."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        ihook = item.ihook
+        self._ihook = ihook
+        self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = None
+        self.message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None = None
+        self.session_ended: Callable[[Session], None] | None = None
+        if ihook.pytest_smtpd_reply.get_hookimpls():
+            self.reply = self._reply
+        if ihook.pytest_smtpd_message.get_hookimpls():
+            self.message = self._message
+        if ihook.pytest_smtpd_session_ended.get_hookimpls():
+            self.session_ended = self._session_ended
+
+    def _reply(self, session: Session, command: Command, reply: Reply) -> Reply | tuple[int, str] | None:
+        result: Reply | tuple[int, str] | None = self._ihook.pytest_smtpd_reply(
+            session=session, command=command, reply=reply
+        )
+        return result
+
+    def _message(self, session: Session, message: Message, reply: Reply) -> Reply | tuple[int, str] | None:
+        result: Reply | tuple[int, str] | None = self._ihook.pytest_smtpd_message(
+            session=session, message=message, reply=reply
+        )
+        return result
+
+    def _session_ended(self, session: Session) -> None:
+        self._ihook.pytest_smtpd_session_ended(session=session)
+
+
+def _start(item: pytest.Item, overrides: Mapping[str, Any]) -> SMTPServer:
+    from .server import SMTPServer
+
+    server = SMTPServer.from_options(_options_for(item, overrides))
+    server.hooks = _ItemHooks(item)
+    server.start()
+    item.ihook.pytest_smtpd_server_started(server=server)
+    return server
+
+
+def _track(item: pytest.Item, server: SMTPServer) -> None:
+    item.stash.setdefault(_SERVERS, []).append(server)
+
+
+def _check(item: pytest.Item) -> None:
+    """Fail for server-thread errors and, with ``strict``, violations not yet reported."""
+    reported = item.stash.setdefault(_REPORTED, set())
+    for server in item.stash.get(_SERVERS, []):
+        errors = [e for e in server.errors if id(e) not in reported]
+        if errors:
+            reported.update(id(e) for e in errors)
+            server.raise_errors()
+        if server.options.strict:
+            found = [v for v in server.violations if id(v) not in reported]
+            if found:
+                reported.update(id(v) for v in found)
+                server.assert_no_violations()
+
+
+@pytest.fixture
+def smtpd_factory(request: pytest.FixtureRequest) -> Generator[SMTPServerFactory, None, None]:
+    """Make started servers: ``smtpd_factory(**options) -> SMTPServer``; all are stopped at teardown."""
+    made: list[SMTPServer] = []
+    item = request.node
+    assert isinstance(item, pytest.Item)
+
+    def factory(**options: Any) -> SMTPServer:
+        server = _start(item, options)
+        made.append(server)
+        _track(item, server)
+        return server
+
+    yield factory
+    for server in made:
+        server.stop()
+    _check(item)
+
+
+@pytest.fixture
+def smtpd(smtpd_factory: SMTPServerFactory) -> SMTPServer:
+    """A started :class:`~pytest_smtpd.SMTPServer` on loopback, fresh for this test."""
+    return smtpd_factory()
+
+
+@pytest.fixture(scope="session")
+def smtpd_session(request: pytest.FixtureRequest) -> Generator[SMTPServer, None, None]:
+    """One server for the whole session (stable host and port), for applications
+    that read their SMTP address once at start-up. Its records and rules are
+    cleared before each test that uses it; it takes ini options and the
+    ``pytest_smtpd_options`` hook, not the per-test marker."""
+    from .server import SMTPServer
+
+    options = Options.build(_ini_options(request.config), where="ini file")
+    server = SMTPServer.from_options(options)
+    server.start()
+    yield server
+    server.stop()
+    server.raise_errors()
+
+
+@pytest.fixture(autouse=True)
+def _smtpd_session_per_test(request: pytest.FixtureRequest) -> None:
+    if "smtpd_session" not in request.fixturenames:
+        return
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    server: SMTPServer = request.getfixturevalue("smtpd_session")
+    server.reset()
+    server.hooks = _ItemHooks(item)
+    _track(item, server)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    result = yield
+    if _SERVERS in item.stash:
+        _check(item)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    servers = item.stash.get(_SERVERS, None)
+    if servers and report.failed and item.config.getini("smtpd_report"):
+        for server in servers:
+            text = str(server.transcript)
+            errors = server.errors
+            if errors:
+                text += "\n\nErrors in the server thread:\n" + "\n".join(e.format() for e in errors)
+            if text:
+                name = "smtpd transcript" if len(servers) == 1 else f"smtpd transcript ({server.host}:{server.port})"
+                report.sections.append((f"Captured {name} {call.when}", text))
+    return report

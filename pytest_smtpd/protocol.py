@@ -1,0 +1,904 @@
+"""The sans-IO SMTP protocol core: bytes in, events and replies out.
+
+Nothing here touches a socket, a thread or pytest. A :class:`Connection` is fed
+what the client sent with :meth:`Connection.receive_data`, hands out events with
+:meth:`Connection.next_event` and turns the reply chosen for each event into
+bytes with :meth:`Connection.send`. For every event it also proposes the reply a
+well-behaved RFC 5321 server would give (:meth:`Connection.default_reply`); the
+caller may answer with another one, and *that* reply decides the effect: a 2xx
+(3xx for DATA) makes the command take effect, anything else does not.
+
+Errors the protocol recovers from (500, 501, 503, 552, ...) are replies, not
+exceptions. :class:`LocalProtocolError` is raised only when the core itself is
+misused (answering when no event is pending, an invalid reply).
+
+Session states, and which commands each one accepts (everything else gets
+``503 5.5.1``), are the table :data:`ALLOWED`::
+
+    INITIAL --HELO/EHLO--> READY --MAIL--> MAIL --RCPT--> RCPT --DATA--> DATA
+                             ^                              |               |
+                             +----- message reply / RSET ---+-----BDAT------+
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+__all__ = [
+    "ALLOWED",
+    "COMMAND_LINE_LIMIT",
+    "DEFAULT_EXTENSIONS",
+    "KNOWN_EXTENSIONS",
+    "TEXT_LINE_LIMIT",
+    "Command",
+    "Connection",
+    "ConnectionClosed",
+    "Event",
+    "LocalProtocolError",
+    "MessageReceived",
+    "ProtocolConfig",
+    "Reply",
+    "State",
+    "Violation",
+]
+
+#: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
+COMMAND_LINE_LIMIT: Final = 512
+#: RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets, CRLF included.
+TEXT_LINE_LIMIT: Final = 1000
+#: RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, CRLF included.
+REPLY_LINE_LIMIT: Final = 512
+
+#: Extensions advertised in the EHLO reply unless configured otherwise.
+DEFAULT_EXTENSIONS: Final = (
+    "SIZE",
+    "PIPELINING",
+    "8BITMIME",
+    "SMTPUTF8",
+    "ENHANCEDSTATUSCODES",
+    "CHUNKING",
+    "DSN",
+)
+#: Every extension the core implements (STARTTLS and AUTH have options of their own).
+KNOWN_EXTENSIONS: Final = (*DEFAULT_EXTENSIONS, "BINARYMIME")
+
+
+class LocalProtocolError(Exception):
+    """The core was used wrongly: a reply without a pending event, an invalid reply."""
+
+
+class State(enum.Enum):
+    """Where a session stands in RFC 5321's command sequence."""
+
+    INITIAL = "initial"  #: greeted, no HELO/EHLO yet
+    READY = "ready"  #: HELO/EHLO done, no mail transaction
+    MAIL = "mail"  #: MAIL accepted, no recipient yet
+    RCPT = "rcpt"  #: at least one recipient accepted
+    DATA = "data"  #: receiving message content after 354
+    BDAT = "bdat"  #: at least one BDAT chunk accepted, LAST not yet seen
+    CLOSED = "closed"  #: QUIT answered, 421 sent, or the client went away
+
+
+_ANY: Final = frozenset({State.INITIAL, State.READY, State.MAIL, State.RCPT, State.BDAT})
+
+#: The state table: the states in which each command is in sequence.
+ALLOWED: Final[Mapping[str, frozenset[State]]] = {
+    "HELO": _ANY,
+    "EHLO": _ANY,
+    "RSET": _ANY,
+    "NOOP": _ANY,
+    "QUIT": _ANY,
+    "VRFY": _ANY,
+    "HELP": _ANY,
+    "MAIL": frozenset({State.READY}),
+    "RCPT": frozenset({State.MAIL, State.RCPT}),
+    "DATA": frozenset({State.RCPT}),
+    "BDAT": frozenset({State.RCPT, State.BDAT}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An SMTP reply: a three-digit code and its text.
+
+    A text with newlines becomes a multi-line reply (``250-first``, ``250 last``).
+    The text is sent exactly as given, enhanced status code included::
+
+        Reply(550, "5.1.1 No such user")
+    """
+
+    code: int
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.code, int) or isinstance(self.code, bool) or not 200 <= self.code <= 599:
+            raise ValueError(f"an SMTP reply code is an int from 200 to 599, not {self.code!r}")
+        if not isinstance(self.text, str):
+            raise TypeError(f"reply text must be str, not {type(self.text).__name__}")
+        if "\r" in self.text or "\0" in self.text:
+            raise ValueError(f"reply text may not contain CR or NUL: {self.text!r}")
+        for line in self.text.split("\n"):
+            if len(line.encode("utf-8")) > REPLY_LINE_LIMIT - 6:
+                raise ValueError(
+                    f"reply line longer than {REPLY_LINE_LIMIT - 6} octets (RFC 5321 §4.5.3.1.5): "
+                    f"{line[:40]!r}...; split it with newlines"
+                )
+
+    @classmethod
+    def coerce(cls, value: Reply | tuple[int, str]) -> Reply:
+        """Accept a :class:`Reply` or a ``(code, text)`` tuple."""
+        if isinstance(value, Reply):
+            return value
+        if isinstance(value, tuple) and len(value) == 2:
+            return cls(value[0], value[1])
+        raise TypeError(f"expected a Reply or a (code, text) tuple, got {value!r}")
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """Each line as it goes on the wire, without CRLF."""
+        parts = self.text.split("\n")
+        last = len(parts) - 1
+        return tuple(
+            f"{self.code}{' ' if i == last else '-'}{part}" if part or i != last else f"{self.code}"
+            for i, part in enumerate(parts)
+        )
+
+    def to_bytes(self) -> bytes:
+        """The reply as sent on the wire."""
+        return "".join(line + "\r\n" for line in self.lines).encode("utf-8")
+
+    @property
+    def positive(self) -> bool:
+        """True for 2xx and 3xx replies."""
+        return self.code < 400
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command line from the client.
+
+    ``verb`` is upper case; ``argument`` is the text after the verb; ``address``
+    is the mailbox of MAIL and RCPT (``""`` for the null sender ``<>``), else None.
+    ``params`` holds MAIL and RCPT's ESMTP parameters, keys upper case.
+    ``line`` is the raw line as sent, without its line ending.
+    """
+
+    verb: str
+    argument: str = ""
+    address: str | None = None
+    params: Mapping[str, str | None] = field(default_factory=dict)
+    line: bytes = b""
+
+    @property
+    def main_argument(self) -> str:
+        """What a rule's ``match`` is compared with: the address of MAIL and RCPT,
+        the domain of HELO and EHLO, the mechanism of AUTH, else the argument."""
+        if self.address is not None:
+            return self.address
+        if self.verb in ("HELO", "EHLO", "AUTH"):
+            return self.argument.split(" ", 1)[0]
+        return self.argument
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """The content of a message has arrived (after ``CRLF.CRLF`` or ``BDAT ... LAST``).
+
+    ``data`` is the content after dot-unstuffing, exactly as sent. When the
+    content was over ``size_limit`` it was counted, not kept: ``data`` is empty,
+    ``size`` is the real size and the proposed reply is 552.
+    """
+
+    command: Command
+    sender: str
+    recipients: tuple[str, ...]
+    mail_params: Mapping[str, str | None]
+    rcpt_params: tuple[Mapping[str, str | None], ...]
+    data: bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The client closed its side; ``in_data`` when it vanished mid-message."""
+
+    in_data: bool = False
+
+
+Event = Command | MessageReceived | ConnectionClosed
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A client protocol violation, e.g. a bare LF in the message content.
+
+    ``kind`` is one of ``bare-lf``, ``bare-cr``, ``line-too-long``, ``8bit-data``,
+    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``.
+    """
+
+    kind: str
+    detail: str
+    session_id: int = 0
+
+    def __str__(self) -> str:
+        return f"session {self.session_id}: {self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolConfig:
+    """What the core needs to know about the server it speaks for."""
+
+    hostname: str = "localhost"
+    size_limit: int = 32 * 1024 * 1024
+    max_recipients: int = 1000
+    extensions: frozenset[str] = frozenset(DEFAULT_EXTENSIONS)
+
+    def __post_init__(self) -> None:
+        unknown = {e.upper() for e in self.extensions} - set(KNOWN_EXTENSIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown extension(s) {sorted(unknown)}; known: {', '.join(KNOWN_EXTENSIONS)} "
+                "(STARTTLS and AUTH have options of their own)"
+            )
+        object.__setattr__(self, "extensions", frozenset(e.upper() for e in self.extensions))
+
+
+class _Mode(enum.Enum):
+    LINE = 1
+    DATA = 2
+    CHUNK = 3
+    OVERLONG = 4  # discarding the rest of a command line over the limit
+
+
+_VERB = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x80-\U0010ffff]+"
+_LOCAL = re.compile(rf'(?:{_ATOM}(?:\.{_ATOM})*|"(?:[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]|\\[\x20-\x7e])*")')
+_DOMAIN = re.compile(
+    r"(?:[A-Za-z0-9\x80-\U0010ffff](?:[A-Za-z0-9\-\x80-\U0010ffff]*[A-Za-z0-9\x80-\U0010ffff])?"
+    r"(?:\.[A-Za-z0-9\x80-\U0010ffff](?:[A-Za-z0-9\-\x80-\U0010ffff]*[A-Za-z0-9\x80-\U0010ffff])?)*"
+    r"|\[[\x21-\x5a\x5e-\x7e]+\])"
+)
+_PARAM = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:=([\x21-\x3c\x3e-\x7e\x80-\U0010ffff]+))?")
+_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
+
+_MAIL_PARAMS: Final = {
+    "SIZE": "SIZE",
+    "BODY": "8BITMIME",
+    "SMTPUTF8": "SMTPUTF8",
+    "RET": "DSN",
+    "ENVID": "DSN",
+    "AUTH": "AUTH",
+}
+_RCPT_PARAMS: Final = {"NOTIFY": "DSN", "ORCPT": "DSN"}
+
+
+@dataclass(slots=True)
+class _Transaction:
+    sender: str
+    params: dict[str, str | None]
+    smtputf8: bool
+    body: str
+    recipients: list[str] = field(default_factory=list)
+    rcpt_params: list[dict[str, str | None]] = field(default_factory=list)
+    rcpt_attempts: int = 0
+    chunks: bytearray = field(default_factory=bytearray)
+    chunk_size: int = 0  # total octets over all BDAT chunks, kept or not
+
+
+class Connection:
+    """One SMTP server session, as a state machine without I/O.
+
+    Typical driving loop::
+
+        conn = Connection(config)
+        out = conn.send(conn.greeting())
+        conn.receive_data(data)
+        while (event := conn.next_event()) is not None:
+            reply = decide(event, conn.default_reply())
+            out += conn.send(reply)
+    """
+
+    def __init__(self, config: ProtocolConfig | None = None) -> None:
+        self.config = config or ProtocolConfig()
+        self.state = State.INITIAL
+        #: "HELO" or "EHLO" once the client greeted, with ``helo_name``.
+        self.greeting_verb: str | None = None
+        self.helo_name: str | None = None
+        self._buffer = bytearray()
+        self._mode = _Mode.LINE
+        self._eof = False
+        self._closed_event_sent = False
+        self._txn: _Transaction | None = None
+        self._pending: Event | None = None
+        self._default: Reply | None = None
+        self._violations: list[Violation] = []
+        # DATA mode: the content so far, prefixed by the CRLF that ended the DATA
+        # line so that "CRLF.CRLF" and dot-stuffing need no special first line.
+        self._data = bytearray()
+        self._scan = 0
+        self._data_size = 0  # octets seen, whether kept or counted only
+        self._overflow = False
+        self._chunk_command: Command | None = None
+        self._chunk_left = 0
+        self._chunk_last = False
+        self._chunk_refused = False
+        self._chunk_refusal: Reply | None = None
+        self._greeted = False
+        self._no_service = False
+        self._enhanced = False
+
+    # ------------------------------------------------------------------ input
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes received from the client; ``b""`` means the client closed."""
+        if not data:
+            self._eof = True
+            return
+        if self._mode is _Mode.DATA and not self._overflow:
+            self._data += data
+        else:
+            self._buffer += data
+
+    def take_violations(self) -> list[Violation]:
+        """The protocol violations noticed since the last call."""
+        found, self._violations = self._violations, []
+        return found
+
+    @property
+    def in_data(self) -> bool:
+        """True while message content is being received (DATA or a BDAT chunk)."""
+        return self._mode in (_Mode.DATA, _Mode.CHUNK)
+
+    def next_event(self) -> Event | None:
+        """The next event, or None when more data is needed.
+
+        Each event must be answered with :meth:`send` before the next one.
+        """
+        if self._pending is not None:
+            raise LocalProtocolError(f"answer {self._pending!r} with send() before asking for the next event")
+        if self.state is State.CLOSED:
+            return None
+        event = self._parse()
+        if event is None and self._eof and not self._closed_event_sent:
+            self._closed_event_sent = True
+            in_data = self.in_data or self.state is State.BDAT
+            self._abort_transaction()
+            self.state = State.CLOSED
+            return ConnectionClosed(in_data=in_data)
+        return event
+
+    def default_reply(self) -> Reply:
+        """The reply this core proposes for the pending event."""
+        if self._default is None:
+            raise LocalProtocolError("no event is waiting for a reply")
+        return self._default
+
+    # ----------------------------------------------------------------- output
+
+    def greeting(self) -> Reply:
+        """The default greeting, RFC 5321 §4.2: ``220 <hostname> ESMTP``."""
+        return Reply(220, f"{self.config.hostname} ESMTP pytest-smtpd")
+
+    def send(self, reply: Reply | tuple[int, str]) -> bytes:
+        """Answer the pending event (or the greeting) and return the bytes to send.
+
+        The reply decides the effect: a positive reply makes the command take
+        effect; 421 (and 221 to QUIT) closes the session.
+        """
+        reply = Reply.coerce(reply)
+        event, self._pending, self._default = self._pending, None, None
+        if event is None:
+            if self._greeted:
+                raise LocalProtocolError("no event is waiting for a reply")
+            self._greeted = True
+            if reply.code == 421:
+                self.state = State.CLOSED
+            elif reply.code >= 400:
+                # RFC 5321 §3.1: after a 554 greeting the server waits for QUIT
+                # and answers 503 to anything else.
+                self._no_service = True
+            return reply.to_bytes()
+        if isinstance(event, Command):
+            self._apply(event, reply)
+        elif isinstance(event, MessageReceived):
+            self._abort_transaction()
+            if self.state is not State.CLOSED:
+                self.state = State.READY
+        if reply.code == 421:
+            self._abort_transaction()
+            self.state = State.CLOSED
+        return reply.to_bytes()
+
+    def timeout_reply(self) -> Reply:
+        """The reply sent before closing an idle session (RFC 5321 §4.5.3.2)."""
+        return self._r(421, "4.4.2", f"{self.config.hostname} Error: timeout exceeded")
+
+    def shutdown_reply(self) -> Reply:
+        """The reply sent to connected clients when the server stops."""
+        return self._r(421, "4.3.2", f"{self.config.hostname} Service shutting down")
+
+    def error_reply(self) -> Reply:
+        """The reply sent when deciding a reply raised an exception."""
+        return self._r(451, "4.3.0", "Internal server error")
+
+    # ----------------------------------------------------------- internals
+
+    def _r(self, code: int, enhanced: str, text: str) -> Reply:
+        """A default reply; RFC 2034: the enhanced code only once EHLO was used."""
+        if self._enhanced:
+            return Reply(code, f"{enhanced} {text}")
+        return Reply(code, text)
+
+    def _emit(self, event: Event, default: Reply) -> Event:
+        self._pending = event
+        self._default = default
+        return event
+
+    def _violation(self, kind: str, detail: str) -> None:
+        self._violations.append(Violation(kind, detail))
+
+    def _abort_transaction(self) -> None:
+        self._txn = None
+        self._data = bytearray()
+        self._overflow = False
+        if self._mode is not _Mode.OVERLONG:
+            self._mode = _Mode.LINE
+
+    def _parse(self) -> Event | None:
+        while True:
+            if self._mode is _Mode.LINE:
+                return self._parse_line()
+            if self._mode is _Mode.DATA:
+                return self._parse_data()
+            if self._mode is _Mode.CHUNK:
+                return self._parse_chunk()
+            # OVERLONG: drop everything up to the next LF, then answer 500.
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                self._buffer.clear()
+                return None
+            del self._buffer[: end + 1]
+            self._mode = _Mode.LINE
+            return self._emit(
+                Command("", "", line=b""),
+                self._r(500, "5.5.6", "Line too long"),
+            )
+
+    def _parse_line(self) -> Event | None:
+        buf = self._buffer
+        end = buf.find(b"\n")
+        if end < 0:
+            if len(buf) >= COMMAND_LINE_LIMIT:
+                self._violation("line-too-long", f"command line over {COMMAND_LINE_LIMIT} octets")
+                buf.clear()
+                self._mode = _Mode.OVERLONG
+                return self._parse()
+            return None
+        if end > 0 and buf[end - 1] == 13:
+            raw = bytes(buf[: end - 1])
+        else:
+            raw = bytes(buf[:end])
+            self._violation("bare-lf", "command line ended by a bare LF")
+        del buf[: end + 1]
+        if len(raw) + 2 > COMMAND_LINE_LIMIT:
+            self._violation("line-too-long", f"command line of {len(raw) + 2} octets")
+            return self._emit(Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self._r(500, "5.5.6", "Line too long"))
+        return self._command(raw)
+
+    def _command(self, raw: bytes) -> Event | None:
+        text = raw.decode("utf-8", "replace")
+        verb, _, argument = text.partition(" ")
+        argument = argument.strip(" ")
+        if not _VERB.fullmatch(verb):
+            cmd = Command(verb.upper(), argument, line=raw)
+            if b"\0" in raw or b"\r" in raw:
+                self._violation("bad-octet", "NUL or bare CR in a command line")
+            return self._emit(cmd, self._r(500, "5.5.2", "Error: command not recognized"))
+        verb = verb.upper()
+        if b"\0" in raw or b"\r" in raw:
+            self._violation("bad-octet", "NUL or bare CR in a command line")
+            return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.2", "Syntax error: bad octet"))
+        handler = _HANDLERS.get(verb)
+        if handler is None:
+            return self._emit(Command(verb, argument, line=raw), self._r(500, "5.5.2", "Error: command not recognized"))
+        cmd = Command(verb, argument, line=raw)
+        if self._no_service and verb != "QUIT":
+            refusal = self._r(503, "5.5.1", "Error: no SMTP service here")
+        elif self.state not in ALLOWED[verb]:
+            refusal = self._out_of_sequence(cmd)
+        elif verb == "BDAT" and "CHUNKING" not in self._advertised():
+            refusal = self._r(502, "5.5.1", "Error: BDAT not offered")
+        else:
+            return handler(self, verb, argument, raw)
+        if verb == "BDAT" and self._start_chunk(cmd, refuse=True):
+            # The chunk is read anyway to stay in step with the client; the
+            # refusal is the reply to the whole BDAT, after its chunk.
+            self._chunk_refusal = refusal
+            return self._parse()
+        return self._emit(cmd, refusal)
+
+    def _out_of_sequence(self, cmd: Command) -> Reply:
+        verb = cmd.verb
+        if verb == "MAIL" and self.state is State.INITIAL:
+            text = "Error: send HELO/EHLO first"
+        elif verb == "MAIL":
+            text = "Error: nested MAIL command"
+        elif verb == "RCPT":
+            text = "Error: need MAIL command"
+        elif verb in ("DATA", "BDAT") and self.state is State.BDAT:
+            text = "Error: DATA not allowed after BDAT"
+        elif verb in ("DATA", "BDAT") and self._txn is not None and self._txn.rcpt_attempts:
+            self._violation("out-of-sequence", f"{verb} with no accepted recipient")
+            return self._r(554, "5.5.1", "Error: no valid recipients")
+        elif verb in ("DATA", "BDAT") and self._txn is not None:
+            text = "Error: need RCPT command"
+        else:
+            text = "Error: need MAIL command"
+        self._violation("out-of-sequence", f"{verb} in state {self.state.value}")
+        return self._r(503, "5.5.1", text)
+
+    # Command handlers: parse and propose; effects happen in _apply().
+
+    def _helo(self, verb: str, argument: str, raw: bytes) -> Event:
+        cmd = Command(verb, argument, line=raw)
+        domain = argument.split(" ", 1)[0]
+        if not domain:
+            return self._emit(cmd, self._r(501, "5.5.4", f"Syntax: {verb} hostname"))
+        if verb == "HELO":
+            return self._emit(cmd, Reply(250, self.config.hostname))
+        lines = [self.config.hostname]
+        ext = self.config.extensions
+        if "SIZE" in ext:
+            lines.append(f"SIZE {self.config.size_limit}")
+        lines.extend(
+            name
+            for name in ("PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN")
+            if name in ext
+        )
+        lines.extend(self._extra_ehlo_lines())
+        return self._emit(cmd, Reply(250, "\n".join(lines)))
+
+    def _extra_ehlo_lines(self) -> list[str]:
+        """EHLO keywords added by a subclass (STARTTLS, AUTH)."""
+        return []
+
+    def _simple(self, verb: str, argument: str, raw: bytes) -> Event:
+        cmd = Command(verb, argument, line=raw)
+        if verb == "NOOP":
+            return self._emit(cmd, self._r(250, "2.0.0", "OK"))
+        if verb == "RSET":
+            if argument:
+                return self._emit(cmd, self._r(501, "5.5.4", "Syntax: RSET"))
+            return self._emit(cmd, self._r(250, "2.0.0", "OK"))
+        if verb == "QUIT":
+            return self._emit(cmd, self._r(221, "2.0.0", "Bye"))
+        if verb == "HELP":
+            return self._emit(
+                cmd, self._r(214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP")
+            )
+        # VRFY: RFC 5321 §3.5.3, 252 when the server will not verify.
+        if not argument:
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: VRFY address"))
+        return self._emit(cmd, self._r(252, "2.1.5", "Cannot VRFY user, but will accept message"))
+
+    def _parse_path(self, verb: str, argument: str, keyword: str) -> tuple[str | None, str, str]:
+        """Split ``FROM:<addr> params``; returns (address or None, params text, error)."""
+        if argument[: len(keyword)].upper() != keyword:
+            return None, "", f"Syntax: {verb} {keyword}<address>"
+        rest = argument[len(keyword) :].lstrip(" ")
+        if not rest.startswith("<"):
+            return None, "", f"Syntax: {verb} {keyword}<address>"
+        close = rest.find(">")
+        if close < 0:
+            return None, "", f"Syntax: {verb} {keyword}<address>"
+        path, params = rest[1:close], rest[close + 1 :]
+        if params and not params.startswith(" "):
+            return None, "", f"Syntax: {verb} {keyword}<address>"
+        if path.startswith("@"):
+            # RFC 5321 §4.1.1.3 / §C: source routes are accepted and ignored.
+            colon = path.find(":")
+            if colon < 0:
+                return None, "", "Bad address syntax"
+            path = path[colon + 1 :]
+        return path, params.strip(" "), ""
+
+    def _check_address(self, address: str, allow_empty: bool) -> str:
+        """Empty string when valid, else the reason."""
+        if not address:
+            return "" if allow_empty else "Bad address syntax"
+        local, at, domain = address.rpartition("@")
+        if not at:
+            return "" if address.lower() == "postmaster" and not allow_empty else "Bad address syntax"
+        if not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+            return "Bad address syntax"
+        if len(local.encode("utf-8")) > 64:
+            return "Local part longer than 64 octets"
+        if len(domain.encode("utf-8")) > 255:
+            return "Domain longer than 255 octets"
+        return ""
+
+    def _parse_params(self, text: str, allowed: Mapping[str, str]) -> tuple[dict[str, str | None], Reply | None]:
+        params: dict[str, str | None] = {}
+        for item in text.split():
+            match = _PARAM.fullmatch(item)
+            if not match:
+                return params, self._r(501, "5.5.4", "Syntax error in parameters")
+            key, value = match.group(1).upper(), match.group(2)
+            extension = allowed.get(key)
+            if extension is None or extension not in self._advertised():
+                return params, self._r(555, "5.5.4", f"Unsupported parameter {key}")
+            params[key] = value
+        return params, None
+
+    def _advertised(self) -> frozenset[str]:
+        """Extensions in force: those advertised, once the client used EHLO."""
+        if self.greeting_verb != "EHLO":
+            return frozenset()
+        return self.config.extensions | frozenset(self._extra_extensions())
+
+    def _extra_extensions(self) -> tuple[str, ...]:
+        return ()
+
+    def _mail(self, verb: str, argument: str, raw: bytes) -> Event:
+        address, params_text, error = self._parse_path(verb, argument, "FROM:")
+        if address is None:
+            return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.4", error))
+        cmd = Command(verb, argument, address=address, line=raw)
+        reason = self._check_address(address, allow_empty=True)
+        if reason:
+            return self._emit(cmd, self._r(501, "5.1.7", reason))
+        params, bad = self._parse_params(params_text, _MAIL_PARAMS)
+        cmd = Command(verb, argument, address=address, params=params, line=raw)
+        if bad is not None:
+            return self._emit(cmd, bad)
+        size = params.get("SIZE")
+        if "SIZE" in params:
+            if size is None or not size.isdigit():
+                return self._emit(cmd, self._r(501, "5.5.4", "Syntax: SIZE=<octets>"))
+            if int(size) > self.config.size_limit:
+                return self._emit(cmd, self._r(552, "5.3.4", "Message size exceeds fixed maximum message size"))
+        body = (params.get("BODY") or "7BIT").upper() if "BODY" in params else "7BIT"
+        if body not in ("7BIT", "8BITMIME") and not (body == "BINARYMIME" and "BINARYMIME" in self._advertised()):
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BODY=7BIT|8BITMIME"))
+        if "SMTPUTF8" in params and params["SMTPUTF8"] is not None:
+            return self._emit(cmd, self._r(501, "5.5.4", "SMTPUTF8 takes no value"))
+        if "RET" in params and (params["RET"] or "").upper() not in ("FULL", "HDRS"):
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: RET=FULL|HDRS"))
+        if "ENVID" in params and not _XTEXT.fullmatch(params["ENVID"] or "-"):
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: ENVID=xtext"))
+        if not address.isascii() and "SMTPUTF8" not in params:
+            self._violation("non-ascii-address", f"MAIL FROM:<{address}> without SMTPUTF8")
+            return self._emit(cmd, self._r(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
+        return self._emit(cmd, self._r(250, "2.1.0", "OK"))
+
+    def _rcpt(self, verb: str, argument: str, raw: bytes) -> Event:
+        assert self._txn is not None
+        address, params_text, error = self._parse_path(verb, argument, "TO:")
+        if address is None:
+            return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.4", error))
+        cmd = Command(verb, argument, address=address, line=raw)
+        reason = self._check_address(address, allow_empty=False)
+        if reason:
+            return self._emit(cmd, self._r(501, "5.1.3", reason))
+        params, bad = self._parse_params(params_text, _RCPT_PARAMS)
+        cmd = Command(verb, argument, address=address, params=params, line=raw)
+        if bad is not None:
+            return self._emit(cmd, bad)
+        notify = params.get("NOTIFY")
+        if "NOTIFY" in params:
+            values = {v.upper() for v in (notify or "").split(",")}
+            if (
+                not values
+                or not values <= {"NEVER", "SUCCESS", "FAILURE", "DELAY"}
+                or ("NEVER" in values and len(values) > 1)
+            ):
+                return self._emit(cmd, self._r(501, "5.5.4", "Syntax: NOTIFY=NEVER|SUCCESS,FAILURE,DELAY"))
+        if "ORCPT" in params and ";" not in (params["ORCPT"] or ""):
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: ORCPT=addr-type;xtext"))
+        if not address.isascii() and not self._txn.smtputf8:
+            self._violation("non-ascii-address", f"RCPT TO:<{address}> without SMTPUTF8")
+            return self._emit(cmd, self._r(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
+        if len(self._txn.recipients) >= self.config.max_recipients:
+            return self._emit(cmd, self._r(452, "4.5.3", "Too many recipients"))
+        return self._emit(cmd, self._r(250, "2.1.5", "OK"))
+
+    def _data_cmd(self, verb: str, argument: str, raw: bytes) -> Event:
+        assert self._txn is not None
+        cmd = Command(verb, argument, line=raw)
+        if argument:
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: DATA"))
+        if self._txn.body == "BINARYMIME":
+            # RFC 3030 §3: BINARYMIME content goes by BDAT only.
+            return self._emit(cmd, self._r(503, "5.5.1", "Error: BINARYMIME requires BDAT"))
+        return self._emit(cmd, Reply(354, "End data with <CR><LF>.<CR><LF>"))
+
+    def _bdat(self, verb: str, argument: str, raw: bytes) -> Event | None:
+        cmd = Command(verb, argument, line=raw)
+        if not self._start_chunk(cmd, refuse=False):
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BDAT <size> [LAST]"))
+        return self._parse()
+
+    def _start_chunk(self, cmd: Command, refuse: bool) -> bool:
+        parts = cmd.argument.split()
+        if not parts or not parts[0].isdigit() or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() != "LAST"):
+            return False
+        self._chunk_command = cmd
+        self._chunk_left = int(parts[0])
+        self._chunk_last = len(parts) == 2
+        self._chunk_refused = refuse
+        self._mode = _Mode.CHUNK
+        return True
+
+    def _parse_chunk(self) -> Event | None:
+        take = min(self._chunk_left, len(self._buffer))
+        txn = self._txn
+        if take:
+            if not self._chunk_refused and txn is not None:
+                if txn.chunk_size + take <= self.config.size_limit:
+                    txn.chunks += self._buffer[:take]
+                txn.chunk_size += take
+            del self._buffer[:take]
+            self._chunk_left -= take
+        if self._chunk_left:
+            return None
+        self._mode = _Mode.LINE
+        cmd = self._chunk_command
+        assert cmd is not None
+        if self._chunk_refused or txn is None:
+            refusal = self._chunk_refusal or self._r(503, "5.5.1", "Error: need RCPT command")
+            self._chunk_refusal = None
+            return self._emit(cmd, refusal)
+        over = txn.chunk_size > self.config.size_limit
+        if not self._chunk_last:
+            if over:
+                return self._emit(cmd, self._r(552, "5.3.4", "Message size exceeds fixed maximum message size"))
+            return self._emit(cmd, self._r(250, "2.0.0", f"{txn.chunk_size} octets received"))
+        data = b"" if over else bytes(txn.chunks)
+        txn.chunks = bytearray()
+        return self._message(cmd, data, txn.chunk_size, over)
+
+    def _parse_data(self) -> Event | None:
+        if self._overflow:
+            # Over size_limit: count the content, keep only what a split
+            # terminator needs, and look for the end.
+            buf = self._buffer
+            end = buf.find(b"\r\n.\r\n")
+            if end < 0:
+                keep = min(len(buf), 4)
+                self._data_size += len(buf) - keep
+                del buf[: len(buf) - keep]
+                return None
+            self._data_size += end
+            del buf[: end + 5]
+            return self._end_data(b"", oversized=True)
+        data = self._data
+        end = data.find(b"\r\n.\r\n", max(self._scan - 4, 0))
+        if end < 0:
+            self._scan = len(data)
+            if len(data) - 2 > self.config.size_limit + TEXT_LINE_LIMIT:
+                # Keep the tail, count the rest: memory stays bounded by the limit.
+                self._overflow = True
+                self._buffer = bytearray(data[-4:])
+                self._data_size = len(data) - 6
+                self._data = bytearray()
+            return None
+        rest = data[end + 5 :]
+        del data[end + 2 :]
+        self._buffer = rest
+        if b"\r\n.." in data:
+            # RFC 5321 §4.5.2: remove the first period of a line starting with one.
+            data = data.replace(b"\r\n..", b"\r\n.")
+        del data[:2]
+        self._data = bytearray()
+        return self._end_data(bytes(data), oversized=len(data) > self.config.size_limit)
+
+    def _end_data(self, content: bytes, oversized: bool) -> Event:
+        txn = self._txn
+        assert txn is not None
+        assert self._chunk_command is not None
+        if content:
+            self._check_content(content, txn)
+        size = self._data_size if oversized and not content else len(content)
+        return self._message(self._chunk_command, b"" if oversized else content, size, oversized)
+
+    def _check_content(self, content: bytes, txn: _Transaction) -> None:
+        """Record bare CR/LF, overlong lines and undeclared 8-bit data (C-speed scans)."""
+        crlf = content.count(b"\r\n")
+        if content.count(b"\n") != crlf:
+            self._violation("bare-lf", "bare LF in message content")
+        if content.count(b"\r") != crlf:
+            self._violation("bare-cr", "bare CR in message content")
+        if len(content) > (TEXT_LINE_LIMIT - 2) and max(map(len, content.split(b"\r\n"))) > TEXT_LINE_LIMIT - 2:
+            self._violation("line-too-long", f"message content line over {TEXT_LINE_LIMIT} octets")
+        if txn.body == "7BIT" and not content.isascii():
+            self._violation("8bit-data", "8-bit message content without BODY=8BITMIME")
+
+    def _message(self, cmd: Command, data: bytes, size: int, oversized: bool) -> Event:
+        txn = self._txn
+        assert txn is not None
+        event = MessageReceived(
+            command=cmd,
+            sender=txn.sender,
+            recipients=tuple(txn.recipients),
+            mail_params=txn.params,
+            rcpt_params=tuple(txn.rcpt_params),
+            data=data,
+            size=size,
+        )
+        if oversized:
+            default = self._r(552, "5.3.4", "Message size exceeds fixed maximum message size")
+        else:
+            default = self._r(250, "2.0.0", f"OK: {size} octets queued")
+        return self._emit(event, default)
+
+    # Effects of a reply.
+
+    def _apply(self, cmd: Command, reply: Reply) -> None:
+        verb, ok = cmd.verb, 200 <= reply.code < 300
+        if verb in ("HELO", "EHLO") and ok:
+            self.greeting_verb = verb
+            self.helo_name = cmd.main_argument
+            self._enhanced = verb == "EHLO" and "ENHANCEDSTATUSCODES" in self.config.extensions
+            self._abort_transaction()
+            self.state = State.READY
+        elif verb == "MAIL" and ok:
+            params = dict(cmd.params)
+            self._txn = _Transaction(
+                sender=cmd.address if cmd.address is not None else cmd.argument,
+                params=params,
+                smtputf8="SMTPUTF8" in params,
+                body=(params.get("BODY") or "7BIT").upper(),
+            )
+            self.state = State.MAIL
+        elif verb == "RCPT" and self._txn is not None:
+            self._txn.rcpt_attempts += 1
+            if ok:
+                self._txn.recipients.append(cmd.address if cmd.address is not None else cmd.argument)
+                self._txn.rcpt_params.append(dict(cmd.params))
+                self.state = State.RCPT
+        elif verb == "DATA" and reply.code == 354 and self._txn is not None:
+            self._mode = _Mode.DATA
+            self._chunk_command = cmd
+            # The content starts right after this line; what was pipelined
+            # behind DATA is already in the buffer.
+            self._data = bytearray(b"\r\n")
+            self._data += self._buffer
+            self._buffer = bytearray()
+            self._scan = 0
+            self._data_size = 0
+            self._overflow = False
+            self.state = State.DATA
+        elif verb == "BDAT" and self._txn is not None and not self._chunk_refused:
+            if not ok:
+                self._txn.chunks = bytearray()
+            elif self.state is State.RCPT:
+                self.state = State.BDAT
+        elif verb == "RSET" and ok:
+            self._abort_transaction()
+            if self.state is not State.INITIAL:
+                self.state = State.READY
+        elif verb == "QUIT" and reply.code == 221:
+            self._abort_transaction()
+            self.state = State.CLOSED
+
+
+_HANDLERS = {
+    "HELO": Connection._helo,
+    "EHLO": Connection._helo,
+    "MAIL": Connection._mail,
+    "RCPT": Connection._rcpt,
+    "DATA": Connection._data_cmd,
+    "BDAT": Connection._bdat,
+    "RSET": Connection._simple,
+    "NOOP": Connection._simple,
+    "QUIT": Connection._simple,
+    "VRFY": Connection._simple,
+    "HELP": Connection._simple,
+}

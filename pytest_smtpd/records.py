@@ -1,0 +1,556 @@
+"""What the server saw: messages, sessions, the transcript, violations and errors.
+
+Public records are frozen snapshots. The :class:`Recorder` is the only mutable
+part: the server thread writes to it under a lock, readers get copies. A record
+is written before the reply it belongs to is sent, so when a synchronous client
+call returns, its record is already there.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, overload
+
+from .protocol import Command, Reply, Violation
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage, MIMEPart
+
+__all__ = [
+    "Attachment",
+    "Ending",
+    "Message",
+    "Recorder",
+    "ServerError",
+    "Session",
+    "Transcript",
+    "TranscriptLine",
+]
+
+#: How many lines of message content a rendered transcript shows.
+CONTENT_LINES_SHOWN = 5
+
+
+class Ending(str, enum.Enum):
+    """How a session ended."""
+
+    QUIT = "quit"  #: the client sent QUIT
+    CLIENT_CLOSED = "client closed"  #: the client closed the connection without QUIT
+    TIMEOUT = "timeout"  #: idle longer than ``timeout``: 421 and closed
+    SERVER_CLOSED = "server closed"  #: 421 sent (scripted or not), or the server stopped
+    DISCONNECT = "scripted disconnect"  #: a rule's ``.disconnect()``
+    ERROR = "error"  #: a socket or TLS error
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An attachment of a :class:`Message`: its filename, MIME type and decoded bytes."""
+
+    filename: str | None
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Message:
+    """An accepted message: its envelope, its raw content, and lazily decoded views.
+
+    ``data`` is the content after dot-unstuffing, exactly as the client sent it.
+    Decoding (``email``, ``subject``, ``text``, ...) happens on first access and
+    never raises for malformed MIME: the parser's defects are in ``defects``.
+    """
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+    mail_params: Mapping[str, str | None] = field(default_factory=dict)
+    rcpt_params: tuple[Mapping[str, str | None], ...] = ()
+    session_id: int = 0
+    received_at: float = 0.0
+    _recorder: Recorder | None = field(default=None, repr=False)
+    _email: EmailMessage | None = field(default=None, init=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<Message from {self.sender!r} to {list(self.recipients)!r} subject={self.subject!r}>"
+
+    # Envelope ---------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Length of ``data`` in octets."""
+        return len(self.data)
+
+    @property
+    def body_type(self) -> str:
+        """The MAIL ``BODY=`` parameter (``7BIT`` when not given)."""
+        return (self.mail_params.get("BODY") or "7BIT").upper()
+
+    @property
+    def smtputf8(self) -> bool:
+        """True when MAIL carried ``SMTPUTF8``."""
+        return "SMTPUTF8" in self.mail_params
+
+    @property
+    def declared_size(self) -> int | None:
+        """The MAIL ``SIZE=`` parameter, if given."""
+        size = self.mail_params.get("SIZE")
+        return int(size) if size is not None and size.isdigit() else None
+
+    @property
+    def ret(self) -> str | None:
+        """The DSN ``RET=`` parameter (RFC 3461), if given."""
+        return self.mail_params.get("RET")
+
+    @property
+    def envid(self) -> str | None:
+        """The DSN ``ENVID=`` parameter (RFC 3461), if given."""
+        return self.mail_params.get("ENVID")
+
+    @property
+    def session(self) -> Session:
+        """The :class:`Session` this message came through, as it stands now."""
+        if self._recorder is None:
+            raise LookupError("this message was not recorded by a server")
+        return self._recorder.session(self.session_id)
+
+    # Content ------------------------------------------------------------------
+
+    @property
+    def email(self) -> EmailMessage:
+        """The content parsed with ``email.policy.default`` (parsed once, then cached)."""
+        parsed = self._email
+        if parsed is None:
+            from email import policy
+            from email.parser import BytesParser
+
+            parsed = BytesParser(policy=policy.default).parsebytes(self.data)
+            assert parsed is not None
+            object.__setattr__(self, "_email", parsed)
+        return parsed
+
+    @property
+    def defects(self) -> list[str]:
+        """MIME defects the parser found, in every part, as text."""
+        found: list[str] = []
+        for part in self.email.walk():
+            found.extend(f"{type(d).__name__}: {d}" for d in part.defects)
+        return found
+
+    def __getitem__(self, name: str) -> str | None:
+        """A decoded header value (``msg["Subject"]``), None when absent."""
+        value = self.email[name]
+        return None if value is None else str(value)
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of a header that may repeat (``Received``, ``To``)."""
+        return [str(v) for v in self.email.get_all(name) or ()]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The top-level headers, decoded; a repeated header keeps its first value."""
+        result: dict[str, str] = {}
+        for name, value in self.email.items():
+            result.setdefault(name, str(value))
+        return result
+
+    @property
+    def subject(self) -> str | None:
+        """The decoded ``Subject`` header, None when absent."""
+        return self["Subject"]
+
+    @property
+    def text(self) -> str | None:
+        """The decoded plain-text body, None when there is none."""
+        return self._body("plain")
+
+    @property
+    def html(self) -> str | None:
+        """The decoded HTML body, None when there is none."""
+        return self._body("html")
+
+    def _body(self, subtype: str) -> str | None:
+        try:
+            part = self.email.get_body(preferencelist=(subtype,))
+        except Exception:  # malformed structure: treat as no such body
+            return None
+        if part is None:
+            return None
+        return _decode_text(part)
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        """Every part that is an attachment or an inline non-text part, decoded."""
+        bodies = set()
+        for subtype in ("plain", "html"):
+            try:
+                body = self.email.get_body(preferencelist=(subtype,))
+            except Exception:
+                body = None
+            if body is not None:
+                bodies.add(id(body))
+        found: list[Attachment] = []
+        for part in self.email.walk():
+            if part.is_multipart() or id(part) in bodies or part is self.email:
+                continue
+            if part.get_content_type() == "message/rfc822" or part.get_content_maintype() == "message":
+                payload = part.get_payload()
+                inner = payload[0] if isinstance(payload, list) and payload else payload
+                content = inner.as_bytes() if hasattr(inner, "as_bytes") else str(inner).encode()
+                found.append(Attachment(part.get_filename(), part.get_content_type(), content))
+                continue
+            disposition = part.get_content_disposition()
+            if disposition is None and part.get_content_maintype() == "text" and part.get_filename() is None:
+                continue
+            raw = part.get_payload(decode=True)
+            found.append(
+                Attachment(part.get_filename(), part.get_content_type(), raw if isinstance(raw, bytes) else b"")
+            )
+        return found
+
+
+def _decode_text(part: MIMEPart) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        raw = part.get_payload(decode=True)
+        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(part.get_payload())
+    return content if isinstance(content, str) else str(content)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One client connection, from accept to close (a snapshot)."""
+
+    id: int
+    peer: tuple[str, int]
+    started_at: float
+    helo_name: str | None = None
+    #: "HELO" or "EHLO": which greeting the client used.
+    greeting: str | None = None
+    tls_version: str | None = None
+    tls_cipher: str | None = None
+    auth_user: str | None = None
+    auth_mechanism: str | None = None
+    commands: tuple[Command, ...] = ()
+    replies: tuple[Reply, ...] = ()
+    messages: tuple[Message, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    ended: Ending | None = None
+    ended_at: float | None = None
+
+    @property
+    def esmtp(self) -> bool:
+        """True when the client greeted with EHLO."""
+        return self.greeting == "EHLO"
+
+    @property
+    def tls(self) -> bool:
+        """True once TLS is in force on this connection."""
+        return self.tls_version is not None
+
+    @property
+    def active(self) -> bool:
+        """True while the connection is open."""
+        return self.ended is None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One line of the transcript: ``direction`` is ``"C"`` (client) or ``"S"`` (server).
+
+    A message's content is one line whose ``content`` holds the data; ``text``
+    is then a summary. ``masked`` lines (AUTH secrets) render with ``text`` only.
+    """
+
+    session_id: int
+    direction: str
+    text: str
+    time: float
+    content: bytes | None = None
+
+
+class Transcript(Sequence[TranscriptLine]):
+    """Every line both ways, in order. ``str()`` renders it RFC 5321 style."""
+
+    __slots__ = ("_lines", "_peers")
+
+    def __init__(self, lines: Sequence[TranscriptLine], peers: Mapping[int, tuple[str, int]]) -> None:
+        self._lines = tuple(lines)
+        self._peers = dict(peers)
+
+    @overload
+    def __getitem__(self, index: int) -> TranscriptLine: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[TranscriptLine]: ...
+    def __getitem__(self, index: int | slice) -> TranscriptLine | Sequence[TranscriptLine]:
+        return self._lines[index]
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __iter__(self) -> Iterator[TranscriptLine]:
+        return iter(self._lines)
+
+    def __contains__(self, text: object) -> bool:
+        """``"C: MAIL FROM:<a@b>" in transcript`` looks for a rendered line."""
+        if isinstance(text, str):
+            return any(text == line or line.startswith(text) for line in self.render_lines())
+        return text in self._lines
+
+    def render_lines(self, content_lines: int = CONTENT_LINES_SHOWN) -> list[str]:
+        """The rendered lines, grouped by session in order of connection."""
+        order: dict[int, list[TranscriptLine]] = {}
+        for line in self._lines:
+            order.setdefault(line.session_id, []).append(line)
+        out: list[str] = []
+        for sid, lines in order.items():
+            host, port = self._peers.get(sid, ("?", 0))
+            peer = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            out.append(f"--- session {sid} from {peer} ---")
+            for line in lines:
+                if line.content is None:
+                    out.append(f"{line.direction}: {line.text}")
+                    continue
+                parts = line.content.split(b"\r\n")
+                if parts and parts[-1] == b"":
+                    parts.pop()
+                for part in parts[:content_lines]:
+                    out.append(f"C: {part.decode('utf-8', 'backslashreplace')}")
+                if len(parts) > content_lines:
+                    out.append(f"C: ... ({len(parts) - content_lines} more lines, {len(line.content)} octets in all)")
+                out.append(f"C: {line.text}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.render_lines())
+
+    def __repr__(self) -> str:
+        return f"<Transcript of {len(self._lines)} lines>"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerError:
+    """An exception raised in the server thread (a hook, a predicate, the server)."""
+
+    exception: BaseException
+    session_id: int | None
+    where: str
+
+    def format(self) -> str:
+        """The exception with its traceback, as text."""
+        return "".join(traceback.format_exception(type(self.exception), self.exception, self.exception.__traceback__))
+
+
+@dataclass(slots=True)
+class _SessionState:
+    id: int
+    peer: tuple[str, int]
+    started_at: float
+    helo_name: str | None = None
+    greeting: str | None = None
+    tls_version: str | None = None
+    tls_cipher: str | None = None
+    auth_user: str | None = None
+    auth_mechanism: str | None = None
+    commands: list[Command] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    ended: Ending | None = None
+    ended_at: float | None = None
+
+    def snapshot(self) -> Session:
+        return Session(
+            id=self.id,
+            peer=self.peer,
+            started_at=self.started_at,
+            helo_name=self.helo_name,
+            greeting=self.greeting,
+            tls_version=self.tls_version,
+            tls_cipher=self.tls_cipher,
+            auth_user=self.auth_user,
+            auth_mechanism=self.auth_mechanism,
+            commands=tuple(self.commands),
+            replies=tuple(self.replies),
+            messages=tuple(self.messages),
+            violations=tuple(self.violations),
+            ended=self.ended,
+            ended_at=self.ended_at,
+        )
+
+
+class Recorder:
+    """The thread-safe store behind a server's records.
+
+    The server thread calls the ``record_*`` methods; everyone else reads
+    snapshots. ``changed`` is a condition notified on every new message.
+    """
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition(threading.Lock())
+        self._sessions: dict[int, _SessionState] = {}
+        self._messages: list[Message] = []
+        self._transcript: list[TranscriptLine] = []
+        self._violations: list[Violation] = []
+        self._errors: list[ServerError] = []
+        self._next_session = 1
+        self.generation = 0  # bumped by clear(): records of older sessions are dropped
+
+    # Writing (server thread) ------------------------------------------------------
+
+    def open_session(self, peer: tuple[str, int]) -> int:
+        with self.changed:
+            sid = self._next_session
+            self._next_session += 1
+            self._sessions[sid] = _SessionState(sid, peer, time.time())
+            return sid
+
+    def _state(self, sid: int) -> _SessionState | None:
+        return self._sessions.get(sid)
+
+    def record_command(self, sid: int, command: Command, shown: str | None = None) -> None:
+        """Record a command; ``shown`` replaces its text in the transcript (masking)."""
+        now = time.time()
+        with self.changed:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.commands.append(command)
+            text = shown if shown is not None else command.line.decode("utf-8", "backslashreplace")
+            self._transcript.append(TranscriptLine(sid, "C", text, now))
+
+    def record_client_line(self, sid: int, text: str) -> None:
+        """A client line that is not a command (an AUTH response), already masked."""
+        with self.changed:
+            if sid in self._sessions:
+                self._transcript.append(TranscriptLine(sid, "C", text, time.time()))
+
+    def record_reply(self, sid: int, reply: Reply) -> None:
+        now = time.time()
+        with self.changed:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.replies.append(reply)
+            self._transcript.extend(TranscriptLine(sid, "S", line, now) for line in reply.lines)
+
+    def record_content(self, sid: int, content: bytes, end: str) -> None:
+        with self.changed:
+            if sid in self._sessions:
+                self._transcript.append(TranscriptLine(sid, "C", end, time.time(), content=content))
+
+    def record_message(self, message: Message) -> Message:
+        with self.changed:
+            state = self._sessions.get(message.session_id)
+            if state is None:
+                return message
+            state.messages.append(message)
+            self._messages.append(message)
+            self.changed.notify_all()
+        return message
+
+    def record_violations(self, sid: int, violations: Sequence[Violation]) -> None:
+        if not violations:
+            return
+        with self.changed:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            stamped = [replace(v, session_id=sid) for v in violations]
+            state.violations.extend(stamped)
+            self._violations.extend(stamped)
+
+    def record_error(self, error: ServerError) -> None:
+        with self.changed:
+            self._errors.append(error)
+            self.changed.notify_all()
+
+    def update_session(self, sid: int, **changes: object) -> None:
+        with self.changed:
+            state = self._sessions.get(sid)
+            if state is not None:
+                for name, value in changes.items():
+                    setattr(state, name, value)
+
+    def end_session(self, sid: int, how: Ending) -> Session | None:
+        with self.changed:
+            state = self._sessions.get(sid)
+            if state is None or state.ended is not None:
+                return None
+            state.ended = how
+            state.ended_at = time.time()
+            self.changed.notify_all()
+            return state.snapshot()
+
+    # Reading (any thread) ------------------------------------------------------
+
+    @property
+    def messages(self) -> list[Message]:
+        with self.changed:
+            return list(self._messages)
+
+    @property
+    def sessions(self) -> list[Session]:
+        with self.changed:
+            return [s.snapshot() for s in self._sessions.values()]
+
+    def session(self, sid: int) -> Session:
+        with self.changed:
+            state = self._sessions.get(sid)
+            if state is None:
+                raise LookupError(f"session {sid} is not recorded (cleared?)")
+            return state.snapshot()
+
+    @property
+    def transcript(self) -> Transcript:
+        with self.changed:
+            return Transcript(self._transcript, {sid: s.peer for sid, s in self._sessions.items()})
+
+    @property
+    def violations(self) -> list[Violation]:
+        with self.changed:
+            return list(self._violations)
+
+    @property
+    def errors(self) -> list[ServerError]:
+        with self.changed:
+            return list(self._errors)
+
+    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` (called under the lock) is true, or time runs out."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
+    def wake(self) -> None:
+        """Wake every waiter (the server stopped)."""
+        with self.changed:
+            self.changed.notify_all()
+
+    def messages_unlocked(self) -> list[Message]:
+        """The live message list; only for predicates run by :meth:`wait`."""
+        return self._messages
+
+    def clear(self, *, keep_errors: bool = False) -> None:
+        """Forget every record. Sessions still open keep being recorded."""
+        with self.changed:
+            self._messages.clear()
+            self._transcript.clear()
+            self._violations.clear()
+            if not keep_errors:
+                self._errors.clear()
+            for sid, state in list(self._sessions.items()):
+                if state.ended is not None:
+                    del self._sessions[sid]
+                else:
+                    state.commands.clear()
+                    state.replies.clear()
+                    state.messages.clear()
+                    state.violations.clear()

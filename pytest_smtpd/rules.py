@@ -1,0 +1,322 @@
+"""Scripted replies (``smtpd.on(...)``) and message filters (``assert_sent``).
+
+No sockets here: a :class:`Rule` is data the server consults, and the filters
+are plain functions over :class:`~pytest_smtpd.records.Message`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
+
+from .protocol import Command, Reply
+from .records import Message
+
+__all__ = ["FILTER_NAMES", "Matcher", "Rule", "RuleBook", "describe_mismatch", "match_message"]
+
+#: A string, a compiled regex (``re.search``) or a predicate.
+Matcher = Union[str, "re.Pattern[str]", Callable[[Any], bool]]
+
+#: Rule events that are not command verbs.
+SPECIAL_EVENTS = ("connect", "message")
+_EVENT = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+
+
+class Rule:
+    """A scripted reply, made by ``smtpd.on(event, match)``; every method chains.
+
+    ::
+
+        smtpd.on("RCPT", "bob@example.com").reply(550, "5.1.1 No such user")
+        smtpd.on("MAIL").reply(451, "4.3.0 Try again later").once()
+        smtpd.on("DATA").disconnect()
+        smtpd.on("message").delay(2.0)
+    """
+
+    __slots__ = ("_disconnect", "_lock", "_remaining", "_reply", "delay_seconds", "event", "hits", "match")
+
+    def __init__(self, event: str, match: Matcher | None = None, *, lock: threading.Lock | None = None) -> None:
+        if not isinstance(event, str) or not _EVENT.fullmatch(event):
+            raise ValueError(f"event must be a command verb ('RCPT'), 'connect' or 'message', not {event!r}")
+        lowered = event.lower()
+        self.event = lowered if lowered in SPECIAL_EVENTS else event.upper()
+        if match is not None and not isinstance(match, (str, re.Pattern)) and not callable(match):
+            raise TypeError(f"match must be a string, a compiled regex or a predicate, not {match!r}")
+        self.match = match
+        self._reply: Reply | None = None
+        self._disconnect = False
+        self.delay_seconds = 0.0
+        self._remaining: int | None = None
+        self._lock = lock or threading.Lock()
+        #: How many times this rule has been applied.
+        self.hits = 0
+
+    def reply(self, code: int, text: str = "") -> Rule:
+        """Answer with this reply instead of the normal one.
+
+        A 2xx (354 for DATA) makes the command take effect; 4xx and 5xx make it
+        not take effect. 421 closes the connection after the reply.
+        """
+        self._reply = Reply(code, text)
+        self._disconnect = False
+        return self
+
+    def disconnect(self) -> Rule:
+        """Close the connection instead of replying."""
+        self._disconnect = True
+        self._reply = None
+        return self
+
+    def delay(self, seconds: float) -> Rule:
+        """Wait this long before the reply (scripted or normal). Other clients are served meanwhile."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"delay takes a non-negative number of seconds, not {seconds!r}")
+        self.delay_seconds = float(seconds)
+        return self
+
+    def once(self) -> Rule:
+        """Apply this rule one time only."""
+        return self.times(1)
+
+    def times(self, n: int) -> Rule:
+        """Apply this rule ``n`` times, then stop matching."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"times takes a positive int, not {n!r}")
+        with self._lock:
+            self._remaining = n
+        return self
+
+    @property
+    def action(self) -> Reply | None:
+        """The scripted reply, if any."""
+        return self._reply
+
+    @property
+    def disconnects(self) -> bool:
+        """True when this rule closes the connection instead of replying."""
+        return self._disconnect
+
+    @property
+    def live(self) -> bool:
+        """False once a ``once()`` or ``times(n)`` rule is used up."""
+        return self._remaining is None or self._remaining > 0
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._remaining is not None:
+                if self._remaining <= 0:
+                    return False
+                self._remaining -= 1
+            self.hits += 1
+            return True
+
+    def __repr__(self) -> str:
+        parts = [f"on({self.event!r}{'' if self.match is None else ', ' + repr(self.match)})"]
+        if self.delay_seconds:
+            parts.append(f"delay({self.delay_seconds})")
+        if self._reply is not None:
+            parts.append(f"reply({self._reply.code}, {self._reply.text!r})")
+        if self._disconnect:
+            parts.append("disconnect()")
+        if self._remaining is not None:
+            parts.append(f"times(left={self._remaining})")
+        return "<Rule " + ".".join(parts) + ">"
+
+
+def _matches(matcher: Matcher | None, value: str, subject: object, *, fold: bool = True) -> bool:
+    if matcher is None:
+        return True
+    if isinstance(matcher, str):
+        return matcher.lower() == value.lower() if fold else matcher == value
+    if isinstance(matcher, re.Pattern):
+        return matcher.search(value) is not None
+    return bool(matcher(subject))
+
+
+class RuleBook:
+    """The rules of one server, in the order they were made; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+
+    def add(self, event: str, match: Matcher | None) -> Rule:
+        rule = Rule(event, match, lock=self._lock)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    @property
+    def rules(self) -> list[Rule]:
+        with self._lock:
+            return list(self._rules)
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def find_command(self, verb: str, command: Command) -> Rule | None:
+        """The first live rule for ``verb`` matching ``command``; it is used up by one."""
+        if not self._rules:
+            return None
+        value = command.main_argument
+        for rule in self.rules:
+            if rule.event == verb and rule.live and _matches(rule.match, value, command) and rule._claim():
+                return rule
+        return None
+
+    def find_message(self, message: Message) -> Rule | None:
+        """The first live ``"message"`` rule; a string or regex matches any recipient."""
+        if not self._rules:
+            return None
+        for rule in self.rules:
+            if rule.event != "message" or not rule.live:
+                continue
+            matcher = rule.match
+            if callable(matcher) and not isinstance(matcher, (str, re.Pattern)):
+                ok = bool(matcher(message))
+            else:
+                ok = matcher is None or any(_matches(matcher, r, message) for r in message.recipients)
+            if ok and rule._claim():
+                return rule
+        return None
+
+    def find_connect(self, peer_host: str) -> Rule | None:
+        """The first live ``"connect"`` rule; match is compared with the client's IP address."""
+        if not self._rules:
+            return None
+        for rule in self.rules:
+            if rule.event == "connect" and rule.live and _matches(rule.match, peer_host, peer_host) and rule._claim():
+                return rule
+        return None
+
+
+# Filters ---------------------------------------------------------------------------
+
+#: The filters ``assert_sent`` and ``wait_for`` accept.
+FILTER_NAMES = ("sender", "to", "subject", "text", "html", "headers", "attachment")
+
+
+def check_filters(filters: Mapping[str, object]) -> None:
+    """Raise a TypeError naming the valid filters when one is unknown or ill-typed."""
+    for name, value in filters.items():
+        if name not in FILTER_NAMES:
+            raise TypeError(f"unknown filter {name!r}; valid filters: {', '.join(FILTER_NAMES)}")
+        if name == "headers":
+            if not isinstance(value, Mapping):
+                raise TypeError("headers= takes a mapping of header name to str, regex or predicate")
+            for item in value.values():
+                _check_matcher("headers value", item)
+        else:
+            _check_matcher(name, value)
+
+
+def _check_matcher(name: str, value: object) -> None:
+    if not isinstance(value, (str, re.Pattern)) and not callable(value):
+        raise TypeError(f"filter {name} takes a str, a compiled regex or a predicate, not {value!r}")
+
+
+def _field(message: Message, name: str) -> object:
+    if name == "sender":
+        return message.sender
+    if name == "to":
+        return message.recipients
+    if name == "subject":
+        return message.subject
+    if name == "text":
+        return message.text
+    if name == "html":
+        return message.html
+    if name == "attachment":
+        return [a.filename for a in message.attachments]
+    raise AssertionError(name)
+
+
+def _value_matches(name: str, matcher: object, value: object) -> bool:
+    """One filter against one value. Addresses: equality, any case; subject,
+    headers and filenames: equality; text and html: substring."""
+    if callable(matcher) and not isinstance(matcher, (str, re.Pattern)):
+        return bool(matcher(value))
+    if value is None:
+        return False
+    if name in ("to", "attachment"):
+        assert isinstance(value, (list, tuple))
+        return any(_value_matches("sender" if name == "to" else "subject", matcher, v) for v in value if v is not None)
+    assert isinstance(value, str)
+    if isinstance(matcher, re.Pattern):
+        return matcher.search(value) is not None
+    assert isinstance(matcher, str)
+    if name == "sender":
+        return matcher.lower() == value.lower()
+    if name in ("text", "html"):
+        return matcher in value
+    return matcher == value
+
+
+def mismatches(message: Message, filters: Mapping[str, object]) -> list[str]:
+    """Which filters ``message`` fails, each as ``"name: wanted ..., got ..."``."""
+    failed: list[str] = []
+    for name, matcher in filters.items():
+        if name == "headers":
+            assert isinstance(matcher, Mapping)
+            for header, want in matcher.items():
+                got = message[header]
+                if not _value_matches("subject", want, got):
+                    failed.append(f"headers[{header!r}]: wanted {_show(want)}, got {_show_value(got)}")
+            continue
+        value = _field(message, name)
+        if not _value_matches(name, matcher, value):
+            failed.append(f"{name}: wanted {_show(matcher)}, got {_show_value(value)}")
+    return failed
+
+
+def match_message(message: Message, filters: Mapping[str, object]) -> bool:
+    """True when ``message`` passes every filter."""
+    return not mismatches(message, filters)
+
+
+def _show(matcher: object) -> str:
+    if isinstance(matcher, re.Pattern):
+        return f"re.compile({matcher.pattern!r})"
+    if callable(matcher) and not isinstance(matcher, str):
+        return f"a value passing {getattr(matcher, '__qualname__', repr(matcher))}"
+    return repr(matcher)
+
+
+def _show_value(value: object, limit: int = 80) -> str:
+    if isinstance(value, tuple):
+        value = list(value)
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _summary(message: Message) -> str:
+    return f"from {message.sender!r} to {list(message.recipients)!r} subject {message.subject!r}"
+
+
+def describe_mismatch(messages: Sequence[Message], filters: Mapping[str, object], found: int, wanted: str) -> str:
+    """The text of a failed ``assert_sent``: what was wanted, every message, and
+    for the nearest ones which filter did not match and what the value was."""
+    wanted_text = ", ".join(f"{k}={_show(v)}" for k, v in filters.items()) or "no filters"
+    lines = [f"expected {wanted} message(s) matching {wanted_text}; found {found}."]
+    if not messages:
+        lines.append("No message was accepted.")
+        return "\n".join(lines)
+    lines.append(f"{len(messages)} message(s) accepted:")
+    scored = [(len(mismatches(m, filters)), i, m) for i, m in enumerate(messages)]
+    for count, i, message in scored:
+        mark = "matches" if count == 0 else f"{count} filter(s) differ"
+        lines.append(f"  #{i + 1} {_summary(message)}  [{mark}]")
+    best = min(count for count, _, _ in scored)
+    if best:
+        lines.append("Nearest:")
+        for count, i, message in scored:
+            if count == best:
+                lines.append(f"  #{i + 1}:")
+                lines.extend(f"    {reason}" for reason in mismatches(message, filters))
+    return "\n".join(lines)

@@ -1,0 +1,674 @@
+"""The in-thread SMTP server: sockets, one background thread, timeouts.
+
+The server drives one :class:`~pytest_smtpd.protocol.Connection` per client
+from a ``selectors`` loop in a single thread. For every event it asks, in order,
+the test's rules, the hooks and the protocol core for the reply; it records the
+command (and an accepted message) before the reply's bytes go out.
+
+``stop()`` wakes the loop through a socket pair (no polling), answers every
+connected client ``421`` without waiting, closes every socket and joins the
+thread: it returns in milliseconds whatever the clients are doing.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import ServerThreadError, StartError
+from .options import Options
+from .protocol import (
+    Command,
+    Connection,
+    ConnectionClosed,
+    Event,
+    LocalProtocolError,
+    MessageReceived,
+    ProtocolConfig,
+    Reply,
+    State,
+    Violation,
+)
+from .records import Ending, Message, Recorder, ServerError, Session, Transcript
+from .rules import Matcher, Rule, RuleBook, check_filters, describe_mismatch, match_message
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["SMTPServer", "ServerHooks"]
+
+_RECV_SIZE = 256 * 1024
+#: Stop reading from a client whose unsent replies exceed this (it is not reading them).
+_OUTPUT_HIGH_WATER = 1024 * 1024
+
+
+class ServerHooks(Protocol):
+    """What the server calls out to (the pytest plugin implements it with ``ihook``).
+
+    An attribute may be None when nobody listens, which saves building snapshots.
+    """
+
+    reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None
+    message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None
+    session_ended: Callable[[Session], None] | None
+
+
+class _Client:
+    __slots__ = (
+        "closing",
+        "core",
+        "deadline",
+        "events",
+        "out",
+        "paused",
+        "peer",
+        "sid",
+        "sock",
+    )
+
+    def __init__(self, sock: socket.socket, core: Connection, sid: int, peer: tuple[str, int], deadline: float):
+        self.sock = sock
+        self.core = core
+        self.sid = sid
+        self.peer = peer
+        self.deadline = deadline
+        self.out = bytearray()
+        self.paused = False  # a delayed reply is pending
+        self.closing: Ending | None = None  # close once ``out`` is sent
+        self.events = selectors.EVENT_READ
+
+
+#: Stands for the greeting where an event is expected.
+_CONNECT = Command("CONNECT")
+
+
+class SMTPServer:
+    """An SMTP server on loopback, in a background thread, recording everything.
+
+    ::
+
+        with SMTPServer() as server:
+            smtplib.SMTP(*server.address).sendmail("a@example.com", ["b@example.com"], "Subject: hi\\r\\n\\r\\nhello")
+            server.assert_sent(to="b@example.com", subject="hi")
+
+    Options are the same everywhere (see :class:`~pytest_smtpd.options.Options`);
+    an unknown one raises :class:`~pytest_smtpd.errors.ConfigurationError`.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = Options.build(options, where="SMTPServer()")
+        #: Set by the pytest plugin; None outside pytest.
+        self.hooks: ServerHooks | None = None
+        self._recorder = Recorder()
+        self._rules = RuleBook()
+        self._config = ProtocolConfig(
+            hostname=self.options.hostname,
+            size_limit=self.options.size_limit,
+            max_recipients=self.options.max_recipients,
+            extensions=frozenset(self.options.extensions),
+        )
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._stopping = False
+        self._clients: dict[int, _Client] = {}
+        self._timers: list[tuple[float, int, _Client, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._address: tuple[str, int] = (self.options.host, self.options.port)
+        self._message_listeners: list[Callable[[], None]] = []
+
+    # Life cycle -------------------------------------------------------------------
+
+    @classmethod
+    def from_options(cls, options: Options) -> SMTPServer:
+        """A server built from an :class:`Options` object (used by the plugin)."""
+        server = cls.__new__(cls)
+        values = {name: getattr(options, name) for name in options._explicit}
+        cls.__init__(server, **values)
+        return server
+
+    @property
+    def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
+        return self._thread is not None
+
+    def start(self) -> SMTPServer:
+        """Bind, listen and start the server thread. Returns the server."""
+        if self._thread is not None:
+            raise RuntimeError("this SMTPServer is already running")
+        host, port = self.options.host, self.options.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+            listener.setblocking(False)
+        except OSError as exc:
+            listener.close()
+            raise StartError(_bind_advice(exc, host, port)) from exc
+        bound = listener.getsockname()
+        self._address = (host, bound[1])
+        self._listener = listener
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(listener, selectors.EVENT_READ, None)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"pytest-smtpd {host}:{bound[1]}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: answer connected clients 421, close every socket, join the thread.
+
+        Safe to call twice, and from a hook running in the server thread.
+        """
+        thread = self._thread
+        if thread is None:
+            return
+        self._stopping = True
+        if self._wake_w is not None:
+            try:
+                self._wake_w.send(b"\0")
+            except OSError:  # pragma: no cover - the pair is ours; only a closed pair fails
+                pass
+        if threading.current_thread() is thread:
+            return
+        thread.join()
+        self._thread = None
+
+    def __enter__(self) -> SMTPServer:
+        return self.start() if self._thread is None else self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<SMTPServer {self.host}:{self.port} {state}, {len(self.messages)} message(s)>"
+
+    # Where it listens -----------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address it listens on, e.g. ``"127.0.0.1"``."""
+        return self._address[0]
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (the ephemeral one picked when ``port=0``)."""
+        return self._address[1]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)``, for ``smtplib.SMTP(*smtpd.address)``."""
+        return self._address
+
+    # Records ---------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[Message]:
+        """Accepted messages, in order of acceptance (a snapshot)."""
+        return self._recorder.messages
+
+    @property
+    def sessions(self) -> list[Session]:
+        """One :class:`Session` per connection, in order of connection (snapshots)."""
+        return self._recorder.sessions
+
+    @property
+    def transcript(self) -> Transcript:
+        """Every line both ways; ``str()`` renders it as ``S: ...`` / ``C: ...`` lines."""
+        return self._recorder.transcript
+
+    @property
+    def violations(self) -> list[Violation]:
+        """Client protocol violations seen so far."""
+        return self._recorder.violations
+
+    @property
+    def errors(self) -> list[ServerError]:
+        """Exceptions raised in the server thread (each was answered 451 4.3.0)."""
+        return self._recorder.errors
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The scripted rules, in the order they were made."""
+        return self._rules.rules
+
+    def clear(self) -> None:
+        """Forget records and scripted rules. Errors from the server thread are kept."""
+        self._recorder.clear(keep_errors=True)
+        self._rules.clear()
+
+    def reset(self) -> None:
+        """Forget everything, errors included (the session-scoped fixture calls it between tests)."""
+        self._recorder.clear()
+        self._rules.clear()
+
+    # Scripting -----------------------------------------------------------------
+
+    def on(self, event: str, match: Matcher | None = None) -> Rule:
+        """Script a reply: ``smtpd.on("RCPT", "bob@example.com").reply(550, "5.1.1 No such user")``.
+
+        ``event`` is a command verb, ``"connect"`` (the greeting) or ``"message"``
+        (the final reply after the content). ``match`` is compared with the
+        command's main argument (the address for MAIL and RCPT, the domain for
+        HELO/EHLO, the mechanism for AUTH): a string (equality, any case), a
+        compiled regex (``search``) or a predicate given the
+        :class:`~pytest_smtpd.protocol.Command` (the :class:`Message` for
+        ``"message"``, the client's IP address for ``"connect"``).
+        Rules are tried in the order made; the first live match wins.
+        """
+        return self._rules.add(event, match)
+
+    # Assertions --------------------------------------------------------------------
+
+    def _matching(self, filters: dict[str, object]) -> tuple[list[Message], list[Message]]:
+        check_filters(filters)
+        messages = self.messages
+        return messages, [m for m in messages if match_message(m, filters)]
+
+    def assert_sent(self, **filters: object) -> Message:
+        """Exactly one accepted message matches ``filters``; return it.
+
+        Filters: ``sender``, ``to`` (any envelope recipient), ``subject``,
+        ``text``, ``html``, ``headers`` (a mapping), ``attachment`` (a filename);
+        each a string, a compiled regex or a predicate. Strings: addresses are
+        equal in any case; subject, header values and filenames are equal;
+        text and html contain the string.
+        """
+        messages, found = self._matching(filters)
+        if len(found) != 1:
+            raise AssertionError(describe_mismatch(messages, filters, len(found), "exactly 1"))
+        return found[0]
+
+    def assert_not_sent(self, **filters: object) -> None:
+        """No accepted message matches ``filters``."""
+        messages, found = self._matching(filters)
+        if found:
+            raise AssertionError(describe_mismatch(messages, filters, len(found), "no"))
+
+    def assert_count(self, count: int, **filters: object) -> list[Message]:
+        """Exactly ``count`` accepted messages match ``filters``; return them."""
+        messages, found = self._matching(filters)
+        if len(found) != count:
+            raise AssertionError(describe_mismatch(messages, filters, len(found), f"exactly {count}"))
+        return found
+
+    def assert_no_violations(self) -> None:
+        """No client protocol violation was seen."""
+        found = self.violations
+        if found:
+            lines = "\n".join(f"  {v}" for v in found)
+            raise AssertionError(f"{len(found)} client protocol violation(s):\n{lines}")
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
+        """Block until ``count`` messages matching ``filters`` were accepted; return them.
+
+        Wakes on each accepted message (no polling). Fails like ``assert_sent``
+        when ``timeout`` seconds pass first.
+        """
+        check_filters(filters)
+        deadline = time.monotonic() + timeout
+        found: list[Message] = []
+        seen = 0
+        while True:
+            messages = self.messages
+            if len(messages) < seen:  # cleared meanwhile
+                found, seen = [], 0
+            found.extend(m for m in messages[seen:] if match_message(m, filters))
+            seen = len(messages)
+            if len(found) >= count:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"timed out after {timeout}s: " + describe_mismatch(messages, filters, len(found), f"{count}")
+                )
+            self._wait_for_change(seen, remaining)
+
+    def _wait_for_change(self, seen: int, timeout: float) -> None:
+        recorder = self._recorder
+        recorder.wait(lambda: len(recorder.messages_unlocked()) != seen or not self.running, timeout)
+
+    async def wait_for_async(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
+        """``wait_for`` for async tests: yields to the event loop while waiting."""
+        import asyncio
+
+        check_filters(filters)
+        loop = asyncio.get_running_loop()
+        arrived = asyncio.Event()
+
+        def notify() -> None:
+            loop.call_soon_threadsafe(arrived.set)
+
+        self._message_listeners.append(notify)
+        try:
+            deadline = loop.time() + timeout
+            while True:
+                arrived.clear()
+                messages = self.messages
+                found = [m for m in messages if match_message(m, filters)]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"timed out after {timeout}s: " + describe_mismatch(messages, filters, len(found), f"{count}")
+                    )
+                try:
+                    await asyncio.wait_for(arrived.wait(), remaining)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._message_listeners.remove(notify)
+
+    def raise_errors(self) -> None:
+        """Raise :class:`ServerThreadError` (from the first) if the server thread raised."""
+        errors = self.errors
+        if not errors:
+            return
+        summary = "\n".join(f"  {e.where}: {type(e.exception).__name__}: {e.exception}" for e in errors)
+        raise ServerThreadError(
+            f"{len(errors)} exception(s) in the SMTP server thread (the client got 451 4.3.0):\n{summary}"
+        ) from errors[0].exception
+
+    # The server thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        selector = self._selector
+        listener = self._listener
+        assert selector is not None
+        assert listener is not None
+        try:
+            while not self._stopping:
+                for key, mask in selector.select(self._next_timeout()):
+                    client = key.data
+                    if client is None:
+                        if key.fileobj is listener:
+                            self._accept(listener)
+                        # else: the wake-up pair; the loop condition decides
+                        continue
+                    try:
+                        if mask & selectors.EVENT_WRITE:
+                            self._flush(client)
+                        if mask & selectors.EVENT_READ and client.sock.fileno() >= 0:
+                            self._read(client)
+                    except Exception as exc:  # never let one client kill the server
+                        self._error(exc, client.sid, "server")
+                        self._close(client, Ending.ERROR)
+                self._run_timers()
+        except Exception as exc:  # pragma: no cover - a bug in the loop itself
+            self._error(exc, None, "server loop")
+        finally:
+            self._shutdown()
+
+    def _next_timeout(self) -> float | None:
+        now = time.monotonic()
+        soonest = self._timers[0][0] if self._timers else None
+        for client in self._clients.values():
+            if not client.paused and client.closing is None and (soonest is None or client.deadline < soonest):
+                soonest = client.deadline
+        return None if soonest is None else max(0.0, soonest - now)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, client, callback = heapq.heappop(self._timers)
+            if client.sid in self._clients:
+                callback()
+        for client in list(self._clients.values()):
+            if not client.paused and client.closing is None and client.deadline <= now:
+                reply = client.core.timeout_reply()
+                self._recorder.record_reply(client.sid, reply)
+                client.out += reply.to_bytes()
+                self._close_after_flush(client, Ending.TIMEOUT)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                sock, addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and friends: leave it in the backlog
+                self._error(exc, None, "accept")
+                return
+            sock.setblocking(False)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - not TCP
+                pass
+            peer = (str(addr[0]), int(addr[1]))
+            sid = self._recorder.open_session(peer)
+            client = _Client(sock, Connection(self._config), sid, peer, time.monotonic() + self.options.timeout)
+            self._clients[sid] = client
+            assert self._selector is not None
+            self._selector.register(sock, selectors.EVENT_READ, client)
+            self._handle(client, None)
+            self._flush(client)
+
+    def _read(self, client: _Client) -> None:
+        try:
+            data = client.sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._close(client, Ending.CLIENT_CLOSED)
+            return
+        client.deadline = time.monotonic() + self.options.timeout
+        client.core.receive_data(data)
+        self._pump(client)
+
+    def _pump(self, client: _Client) -> None:
+        """Answer every complete command or message the client has sent."""
+        core = client.core
+        while not client.paused and client.closing is None and client.sid in self._clients:
+            try:
+                event = core.next_event()
+            except LocalProtocolError as exc:  # pragma: no cover - a bug in the server
+                self._error(exc, client.sid, "protocol core")
+                self._close(client, Ending.ERROR)
+                return
+            violations = core.take_violations()
+            if violations:
+                self._recorder.record_violations(client.sid, violations)
+            if event is None:
+                break
+            if isinstance(event, ConnectionClosed):
+                self._close(client, Ending.CLIENT_CLOSED)
+                return
+            self._handle(client, event)
+        if client.sid in self._clients:
+            self._flush(client)
+
+    def _handle(self, client: _Client, event: Event | None) -> None:
+        """Record the event, find the rule for it, and reply now or after its delay."""
+        rec = self._recorder
+        message: Message | None = None
+        rule: Rule | None = None
+        try:
+            if event is None:
+                rule = self._rules.find_connect(client.peer[0])
+            elif isinstance(event, Command):
+                rec.record_command(client.sid, event)
+                rule = self._rules.find_command(event.verb, event) if event.verb else None
+            elif isinstance(event, MessageReceived):
+                bdat = event.command.verb == "BDAT"
+                if bdat:
+                    rec.record_command(client.sid, event.command)
+                rec.record_content(client.sid, event.data, "(end of BDAT content)" if bdat else ".")
+                message = Message(
+                    sender=event.sender,
+                    recipients=event.recipients,
+                    data=event.data,
+                    mail_params=event.mail_params,
+                    rcpt_params=event.rcpt_params,
+                    session_id=client.sid,
+                    received_at=time.time(),
+                    _recorder=rec,
+                )
+                if bdat:
+                    rule = self._rules.find_command("BDAT", event.command)
+                rule = rule or self._rules.find_message(message)
+        except Exception as exc:
+            self._error(exc, client.sid, "rule match")
+            self._answer(client, event, message, client.core.error_reply())
+            return
+        if rule is not None and rule.delay_seconds > 0:
+            client.paused = True
+            when = time.monotonic() + rule.delay_seconds
+            heapq.heappush(
+                self._timers,
+                (when, next(self._timer_seq), client, lambda: self._resume(client, event, message, rule)),
+            )
+            return
+        self._finish(client, event, message, rule)
+
+    def _resume(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
+        client.paused = False
+        client.deadline = time.monotonic() + self.options.timeout
+        self._finish(client, event, message, rule)
+        if client.sid in self._clients:
+            self._pump(client)
+
+    def _finish(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
+        """Decide the reply: the rule's, else a hook's, else the core's."""
+        if rule is not None and rule.disconnects:
+            self._close_after_flush(client, Ending.DISCONNECT)
+            return
+        reply: Reply | None = rule.action if rule is not None else None
+        if reply is None:
+            try:
+                reply = self._ask_hooks(client, event, message)
+            except Exception as exc:
+                self._error(exc, client.sid, "hook")
+                reply = client.core.error_reply()
+        self._answer(client, event, message, reply)
+
+    def _default(self, client: _Client, event: Event | None) -> Reply:
+        return client.core.greeting() if event is None else client.core.default_reply()
+
+    def _ask_hooks(self, client: _Client, event: Event | None, message: Message | None) -> Reply:
+        default = self._default(client, event)
+        hooks = self.hooks
+        if hooks is None:
+            return default
+        answer: Reply | tuple[int, str] | None = None
+        if message is not None:
+            if hooks.message is not None:
+                answer = hooks.message(self._recorder.session(client.sid), message, default)
+        elif hooks.reply is not None:
+            command = event if isinstance(event, Command) else Command("CONNECT", client.peer[0])
+            answer = hooks.reply(self._recorder.session(client.sid), command, default)
+        return default if answer is None else Reply.coerce(answer)
+
+    def _answer(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
+        """Record (message first, then reply), then queue the reply's bytes."""
+        rec = self._recorder
+        core = client.core
+        if message is not None and 200 <= reply.code < 300:
+            rec.record_message(message)
+            for listener in list(self._message_listeners):
+                listener()
+        rec.record_reply(client.sid, reply)
+        client.out += core.send(reply)
+        if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
+            rec.update_session(client.sid, helo_name=core.helo_name, greeting=core.greeting_verb)
+        if core.state is State.CLOSED:
+            quit_ = isinstance(event, Command) and event.verb == "QUIT" and reply.code == 221
+            self._close_after_flush(client, Ending.QUIT if quit_ else Ending.SERVER_CLOSED)
+
+    def _flush(self, client: _Client) -> None:
+        if client.out:
+            try:
+                sent = client.sock.send(client.out)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._close(client, Ending.CLIENT_CLOSED)
+                return
+            del client.out[:sent]
+        if client.closing is not None and not client.out:
+            self._close(client, client.closing)
+            return
+        wanted = 0
+        if client.closing is None and len(client.out) < _OUTPUT_HIGH_WATER:
+            wanted |= selectors.EVENT_READ
+        if client.out:
+            wanted |= selectors.EVENT_WRITE
+        if wanted != client.events and wanted:
+            assert self._selector is not None
+            self._selector.modify(client.sock, wanted, client)
+            client.events = wanted
+
+    def _close_after_flush(self, client: _Client, how: Ending) -> None:
+        client.closing = how
+        self._flush(client)
+
+    def _close(self, client: _Client, how: Ending) -> None:
+        if self._clients.pop(client.sid, None) is None:
+            return
+        assert self._selector is not None
+        try:
+            self._selector.unregister(client.sock)
+        except (KeyError, ValueError):  # pragma: no cover - already gone
+            pass
+        client.sock.close()
+        session = self._recorder.end_session(client.sid, how)
+        hooks = self.hooks
+        if session is not None and hooks is not None and hooks.session_ended is not None:
+            try:
+                hooks.session_ended(session)
+            except Exception as exc:
+                self._error(exc, client.sid, "pytest_smtpd_session_ended hook")
+
+    def _error(self, exc: BaseException, sid: int | None, where: str) -> None:
+        self._recorder.record_error(ServerError(exc, sid, where))
+
+    def _shutdown(self) -> None:
+        for client in list(self._clients.values()):
+            if client.closing is None:
+                reply = client.core.shutdown_reply()
+                self._recorder.record_reply(client.sid, reply)
+                client.out += reply.to_bytes()
+            try:
+                client.sock.send(client.out)
+            except OSError:
+                pass
+            self._close(client, client.closing or Ending.SERVER_CLOSED)
+        self._timers.clear()
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        if self._selector is not None:
+            self._selector.close()
+        self._listener = self._wake_r = self._wake_w = None
+        self._selector = None
+        self._recorder.wake()
+
+
+def _bind_advice(exc: OSError, host: str, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: the port is in use. "
+            "Use port=0 for a free port, or stop what listens there."
+        )
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {host}:{port}: ports below 1024 need root. Use port=0 or a port above 1023."
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+        return f"cannot listen on {host}: not an address of this machine. Use host='127.0.0.1' or host='::1'."
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
