@@ -26,14 +26,19 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from .auth import AuthExchange, AuthResult, Challenge
 
 __all__ = [
     "ALLOWED",
+    "AUTH_MECHANISMS",
     "COMMAND_LINE_LIMIT",
     "DEFAULT_EXTENSIONS",
     "KNOWN_EXTENSIONS",
     "TEXT_LINE_LIMIT",
+    "AuthResponse",
     "Command",
     "Connection",
     "ConnectionClosed",
@@ -63,6 +68,11 @@ DEFAULT_EXTENSIONS: Final = (
     "CHUNKING",
     "DSN",
 )
+#: The AUTH mechanisms the core implements, in the order it advertises them.
+AUTH_MECHANISMS: Final = ("PLAIN", "LOGIN", "CRAM-MD5")
+#: RFC 4954 §4: an AUTH response line may be up to 12288 octets.
+AUTH_LINE_LIMIT: Final = 12288
+
 #: Every extension the core implements (STARTTLS and AUTH have options of their own).
 KNOWN_EXTENSIONS: Final = (*DEFAULT_EXTENSIONS, "BINARYMIME")
 
@@ -95,6 +105,8 @@ ALLOWED: Final[Mapping[str, frozenset[State]]] = {
     "VRFY": _ANY,
     "HELP": _ANY,
     "MAIL": frozenset({State.READY}),
+    "STARTTLS": frozenset({State.READY}),
+    "AUTH": frozenset({State.READY}),
     "RCPT": frozenset({State.MAIL, State.RCPT}),
     "DATA": frozenset({State.RCPT}),
     "BDAT": frozenset({State.RCPT, State.BDAT}),
@@ -206,13 +218,22 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthResponse:
+    """A line the client sent during an AUTH exchange; its content stays in the core.
+
+    It is answered with :meth:`Connection.default_reply` (the next 334
+    challenge or the outcome); scripted rules apply to the AUTH command itself.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionClosed:
     """The client closed its side; ``in_data`` when it vanished mid-message."""
 
     in_data: bool = False
 
 
-Event = Command | MessageReceived | ConnectionClosed
+Event = Command | MessageReceived | AuthResponse | ConnectionClosed
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +260,17 @@ class ProtocolConfig:
     size_limit: int = 32 * 1024 * 1024
     max_recipients: int = 1000
     extensions: frozenset[str] = frozenset(DEFAULT_EXTENSIONS)
+    #: Offer STARTTLS (the transport does the handshake).
+    starttls: bool = False
+    #: MAIL before TLS gets 530 5.7.0.
+    tls_required: bool = False
+    #: AUTH accounts, name -> password; None turns AUTH off.
+    users: Mapping[str, str] | None = None
+    auth_mechanisms: tuple[str, ...] = AUTH_MECHANISMS
+    #: MAIL before AUTH gets 530 5.7.0.
+    auth_required: bool = False
+    #: AUTH only under TLS: 538 5.7.11 before it.
+    auth_require_tls: bool = False
 
     def __post_init__(self) -> None:
         unknown = {e.upper() for e in self.extensions} - set(KNOWN_EXTENSIONS)
@@ -323,6 +355,8 @@ class Connection:
         # line so that "CRLF.CRLF" and dot-stuffing need no special first line.
         self._data = bytearray()
         self._scan = 0
+        self._stuffed = 0  # stuffed dots seen before _counted
+        self._counted = 0
         self._data_size = 0  # octets seen, whether kept or counted only
         self._overflow = False
         self._chunk_command: Command | None = None
@@ -332,6 +366,16 @@ class Connection:
         self._chunk_refusal: Reply | None = None
         self._greeted = False
         self._no_service = False
+        #: True once TLS is in force (after STARTTLS, or from the start with implicit TLS).
+        self.tls = False
+        #: True between the 220 reply to STARTTLS and :meth:`tls_started`.
+        self.starttls_pending = False
+        #: The authenticated user and mechanism, once AUTH succeeded.
+        self.auth_user: str | None = None
+        self.auth_mechanism: str | None = None
+        self._auth: AuthExchange | None = None  # an exchange waiting for the client's line
+        self._auth_candidate: AuthExchange | None = None  # the AUTH command being answered
+        self._auth_outcome: AuthResult | None = None
         self._enhanced = False
 
     # ------------------------------------------------------------------ input
@@ -382,6 +426,29 @@ class Connection:
 
     # ----------------------------------------------------------------- output
 
+    @property
+    def greeted(self) -> bool:
+        """True once the greeting was sent."""
+        return self._greeted
+
+    def tls_started(self) -> None:
+        """The transport finished the TLS handshake.
+
+        RFC 3207 §4.2: the session starts over: the client must EHLO again, and
+        nothing learnt before (HELO name, AUTH, a transaction) is kept.
+        """
+        self.tls = True
+        self.starttls_pending = False
+        self.greeting_verb = None
+        self.helo_name = None
+        self.auth_user = None
+        self.auth_mechanism = None
+        self._auth = None
+        self._enhanced = False
+        self._abort_transaction()
+        if self._greeted and self.state is not State.CLOSED:
+            self.state = State.INITIAL
+
     def greeting(self) -> Reply:
         """The default greeting, RFC 5321 §4.2: ``220 <hostname> ESMTP``."""
         return Reply(220, f"{self.config.hostname} ESMTP pytest-smtpd")
@@ -407,6 +474,8 @@ class Connection:
             return reply.to_bytes()
         if isinstance(event, Command):
             self._apply(event, reply)
+        elif isinstance(event, AuthResponse):
+            self._auth_answered(reply)
         elif isinstance(event, MessageReceived):
             self._abort_transaction()
             if self.state is not State.CLOSED:
@@ -474,8 +543,9 @@ class Connection:
     def _parse_line(self) -> Event | None:
         buf = self._buffer
         end = buf.find(b"\n")
+        limit = AUTH_LINE_LIMIT if self._auth is not None else COMMAND_LINE_LIMIT
         if end < 0:
-            if len(buf) >= COMMAND_LINE_LIMIT:
+            if len(buf) >= limit:
                 self._violation("line-too-long", f"command line over {COMMAND_LINE_LIMIT} octets")
                 buf.clear()
                 self._mode = _Mode.OVERLONG
@@ -487,9 +557,12 @@ class Connection:
             raw = bytes(buf[:end])
             self._violation("bare-lf", "command line ended by a bare LF")
         del buf[: end + 1]
-        if len(raw) + 2 > COMMAND_LINE_LIMIT:
+        if len(raw) + 2 > limit:
             self._violation("line-too-long", f"command line of {len(raw) + 2} octets")
+            self._auth = None
             return self._emit(Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self._r(500, "5.5.6", "Line too long"))
+        if self._auth is not None:
+            return self._auth_step(raw)
         return self._command(raw)
 
     def _command(self, raw: bytes) -> Event | None:
@@ -539,6 +612,10 @@ class Connection:
             return self._r(554, "5.5.1", "Error: no valid recipients")
         elif verb in ("DATA", "BDAT") and self._txn is not None:
             text = "Error: need RCPT command"
+        elif verb in ("AUTH", "STARTTLS") and self.state is State.INITIAL:
+            text = "Error: send EHLO first"
+        elif verb in ("AUTH", "STARTTLS"):
+            text = f"Error: {verb} not allowed during a mail transaction"
         else:
             text = "Error: need MAIL command"
         self._violation("out-of-sequence", f"{verb} in state {self.state.value}")
@@ -566,8 +643,19 @@ class Connection:
         return self._emit(cmd, Reply(250, "\n".join(lines)))
 
     def _extra_ehlo_lines(self) -> list[str]:
-        """EHLO keywords added by a subclass (STARTTLS, AUTH)."""
-        return []
+        lines = []
+        if self.config.starttls and not self.tls:
+            lines.append("STARTTLS")
+        if self._auth_offered():
+            lines.append("AUTH " + " ".join(self.config.auth_mechanisms))
+        return lines
+
+    def _auth_offered(self) -> bool:
+        """RFC 4954 §4 and RFC 3207: AUTH is offered only where it may be used."""
+        config = self.config
+        if not config.users or not config.auth_mechanisms:
+            return False
+        return self.tls or not (config.auth_require_tls or config.tls_required)
 
     def _simple(self, verb: str, argument: str, raw: bytes) -> Event:
         cmd = Command(verb, argument, line=raw)
@@ -633,7 +721,8 @@ class Connection:
             key, value = match.group(1).upper(), match.group(2)
             extension = allowed.get(key)
             if extension is None or extension not in self._advertised():
-                return params, self._r(555, "5.5.4", f"Unsupported parameter {key}")
+                # The name is cut so that the reply line stays within RFC 5321 §4.5.3.1.5.
+                return params, self._r(555, "5.5.4", f"Unsupported parameter {key[:64]}")
             params[key] = value
         return params, None
 
@@ -644,9 +733,87 @@ class Connection:
         return self.config.extensions | frozenset(self._extra_extensions())
 
     def _extra_extensions(self) -> tuple[str, ...]:
-        return ()
+        return ("AUTH",) if self._auth_offered() else ()
+
+    def _starttls(self, verb: str, argument: str, raw: bytes) -> Event:
+        cmd = Command(verb, argument, line=raw)
+        if not self.config.starttls:
+            return self._emit(cmd, self._r(502, "5.5.1", "Error: STARTTLS not offered"))
+        if self.tls:
+            return self._emit(cmd, self._r(503, "5.5.1", "Error: TLS already active"))
+        if argument:
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: STARTTLS"))
+        return self._emit(cmd, self._r(220, "2.0.0", "Ready to start TLS"))
+
+    def _auth_cmd(self, verb: str, argument: str, raw: bytes) -> Event:
+        parts = argument.split(" ")
+        mechanism = parts[0].upper()
+        initial = parts[1] if len(parts) > 1 else None
+        # The initial response carries secrets: the recorded command never does.
+        shown = f"{mechanism} ****" if initial is not None else mechanism
+        cmd = Command(verb, shown, line=raw.split(b" ", 1)[0] + b" " + shown.encode())
+        config = self.config
+        if not config.users:
+            return self._emit(cmd, self._r(502, "5.5.1", "Error: AUTH not offered"))
+        if self.auth_mechanism is not None:
+            return self._emit(cmd, self._r(503, "5.5.1", "Error: already authenticated"))
+        if not mechanism or len(parts) > 2:
+            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"))
+        if not self.tls and config.starttls:
+            self._violation("auth-before-tls", f"AUTH {mechanism} before STARTTLS")
+        if not self.tls and (config.auth_require_tls or config.tls_required):
+            # RFC 4954 §6: 538 when the mechanism requires an encrypted connection.
+            return self._emit(cmd, self._r(538, "5.7.11", "Encryption required for requested authentication mechanism"))
+        if mechanism not in config.auth_mechanisms:
+            return self._emit(cmd, self._r(504, "5.5.4", "Unrecognized authentication type"))
+        from .auth import AuthExchange  # only sessions that authenticate pay for hmac & co.
+
+        exchange = AuthExchange(mechanism, config.users, config.hostname, initial)
+        self._auth_candidate = exchange
+        return self._emit(cmd, self._auth_reply(exchange.start()))
+
+    def _auth_reply(self, outcome: Challenge | AuthResult) -> Reply:
+        from .auth import Challenge
+
+        if isinstance(outcome, Challenge):
+            self._auth_outcome = None
+            return Reply(334, outcome.text)
+        self._auth_outcome = outcome
+        if outcome.ok:
+            return self._r(235, "2.7.0", "Authentication successful")
+        if outcome.problem == "cancelled":
+            return self._r(501, "5.7.0", "Authentication cancelled")
+        if outcome.problem == "malformed":
+            return self._r(501, "5.5.2", "Cannot decode response")
+        return self._r(535, "5.7.8", "Authentication credentials invalid")
+
+    def _auth_step(self, raw: bytes) -> Event:
+        exchange = self._auth
+        assert exchange is not None
+        return self._emit(AuthResponse(), self._auth_reply(exchange.respond(raw.decode("utf-8", "replace").strip())))
+
+    def _auth_answered(self, reply: Reply) -> None:
+        """The effect of the reply to an AUTH command or to a step of its exchange."""
+        exchange = self._auth or self._auth_candidate
+        if reply.code == 334 and exchange is not None and self._auth_outcome is None:
+            self._auth = exchange
+            return
+        if reply.code == 235 and exchange is not None:
+            outcome = self._auth_outcome
+            claimed = outcome.user if outcome is not None else exchange.claimed_user
+            self.auth_user = claimed if claimed is not None else ""
+            self.auth_mechanism = exchange.mechanism
+        self._auth = None
+        self._auth_candidate = None
+        self._auth_outcome = None
 
     def _mail(self, verb: str, argument: str, raw: bytes) -> Event:
+        if self.config.tls_required and not self.tls:
+            cmd = Command(verb, argument, line=raw)
+            return self._emit(cmd, self._r(530, "5.7.0", "Must issue a STARTTLS command first"))
+        if self.config.auth_required and self.auth_mechanism is None:
+            cmd = Command(verb, argument, line=raw)
+            return self._emit(cmd, self._r(530, "5.7.0", "Authentication required"))
         address, params_text, error = self._parse_path(verb, argument, "FROM:")
         if address is None:
             return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.4", error))
@@ -660,11 +827,11 @@ class Connection:
             return self._emit(cmd, bad)
         size = params.get("SIZE")
         if "SIZE" in params:
-            if size is None or not size.isdigit():
+            if size is None or not (size.isascii() and size.isdigit()):
                 return self._emit(cmd, self._r(501, "5.5.4", "Syntax: SIZE=<octets>"))
             if int(size) > self.config.size_limit:
                 return self._emit(cmd, self._r(552, "5.3.4", "Message size exceeds fixed maximum message size"))
-        body = (params.get("BODY") or "7BIT").upper() if "BODY" in params else "7BIT"
+        body = (params.get("BODY") or "").upper() if "BODY" in params else "7BIT"
         if body not in ("7BIT", "8BITMIME") and not (body == "BINARYMIME" and "BINARYMIME" in self._advertised()):
             return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BODY=7BIT|8BITMIME"))
         if "SMTPUTF8" in params and params["SMTPUTF8"] is not None:
@@ -727,7 +894,9 @@ class Connection:
 
     def _start_chunk(self, cmd: Command, refuse: bool) -> bool:
         parts = cmd.argument.split()
-        if not parts or not parts[0].isdigit() or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() != "LAST"):
+        if not parts or not (parts[0].isascii() and parts[0].isdigit()) or len(parts) > 2:
+            return False
+        if len(parts) == 2 and parts[1].upper() != "LAST":
             return False
         self._chunk_command = cmd
         self._chunk_left = int(parts[0])
@@ -766,43 +935,56 @@ class Connection:
 
     def _parse_data(self) -> Event | None:
         if self._overflow:
-            # Over size_limit: count the content, keep only what a split
-            # terminator needs, and look for the end.
-            buf = self._buffer
-            end = buf.find(b"\r\n.\r\n")
-            if end < 0:
-                keep = min(len(buf), 4)
-                self._data_size += len(buf) - keep
-                del buf[: len(buf) - keep]
-                return None
-            self._data_size += end
-            del buf[: end + 5]
-            return self._end_data(b"", oversized=True)
+            return self._count_data()
         data = self._data
         end = data.find(b"\r\n.\r\n", max(self._scan - 4, 0))
         if end < 0:
             self._scan = len(data)
-            if len(data) - 2 > self.config.size_limit + TEXT_LINE_LIMIT:
-                # Keep the tail, count the rest: memory stays bounded by the limit.
+            if len(data) - 4 <= self.config.size_limit:
+                return None
+            # With no end marker here, every "CRLF." wholly before the last two
+            # octets starts a dot-stuffed line: count them, each once.
+            self._stuffed += data.count(b"\r\n.", max(self._counted - 2, 0), len(data) - 2)
+            self._counted = len(data) - 2
+            if len(data) - 4 - self._stuffed > self.config.size_limit:
+                # The content is surely over the limit whatever follows: from
+                # now on count it and keep none of it, so memory stays bounded.
                 self._overflow = True
-                self._buffer = bytearray(data[-4:])
-                self._data_size = len(data) - 6
+                self._buffer = data
                 self._data = bytearray()
+                self._data_size = -2  # the CRLF of the DATA line, not content
+                return self._count_data()
             return None
         rest = data[end + 5 :]
         del data[end + 2 :]
         self._buffer = rest
-        if b"\r\n.." in data:
-            # RFC 5321 §4.5.2: remove the first period of a line starting with one.
-            data = data.replace(b"\r\n..", b"\r\n.")
+        if b"\r\n." in data:
+            # RFC 5321 §4.5.2: "If the first character is a period and there are
+            # other characters on the line, the first character is deleted."
+            data = data.replace(b"\r\n.", b"\r\n")
         del data[:2]
         self._data = bytearray()
         return self._end_data(bytes(data), oversized=len(data) > self.config.size_limit)
+
+    def _count_data(self) -> Event | None:
+        """Over ``size_limit``: count the unstuffed octets, keep only what a split end marker needs."""
+        buf = self._buffer
+        end = buf.find(b"\r\n.\r\n")
+        if end < 0:
+            drop = max(len(buf) - 4, 0)
+            self._data_size += drop - buf.count(b"\r\n.", 0, drop + 2)
+            del buf[:drop]
+            return None
+        self._data_size += end + 2 - buf.count(b"\r\n.", 0, end + 2)
+        del buf[: end + 5]
+        return self._end_data(b"", oversized=True)
 
     def _end_data(self, content: bytes, oversized: bool) -> Event:
         txn = self._txn
         assert txn is not None
         assert self._chunk_command is not None
+        # What arrives before the message is answered is commands again.
+        self._mode = _Mode.LINE
         if content:
             self._check_content(content, txn)
         size = self._data_size if oversized and not content else len(content)
@@ -872,6 +1054,7 @@ class Connection:
             self._data += self._buffer
             self._buffer = bytearray()
             self._scan = 0
+            self._stuffed = self._counted = 0
             self._data_size = 0
             self._overflow = False
             self.state = State.DATA
@@ -887,6 +1070,15 @@ class Connection:
         elif verb == "QUIT" and reply.code == 221:
             self._abort_transaction()
             self.state = State.CLOSED
+        elif verb == "AUTH":
+            self._auth_answered(reply)
+        elif verb == "STARTTLS" and reply.code == 220:
+            if self._buffer:
+                # RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined behind
+                # STARTTLS must not be taken as coming over TLS: drop it.
+                self._violation("starttls-injection", f"{len(self._buffer)} octets pipelined after STARTTLS")
+                self._buffer.clear()
+            self.starttls_pending = True
 
 
 _HANDLERS = {
@@ -901,4 +1093,6 @@ _HANDLERS = {
     "QUIT": Connection._simple,
     "VRFY": Connection._simple,
     "HELP": Connection._simple,
+    "STARTTLS": Connection._starttls,
+    "AUTH": Connection._auth_cmd,
 }
