@@ -141,25 +141,39 @@ class Message:
         """MIME defects the parser found, in every part, as text."""
         found: list[str] = []
         for part in self.email.walk():
-            found.extend(f"{type(d).__name__}: {d}" for d in part.defects)
+            found.extend(f"{type(d).__name__}: {d}" if str(d) else type(d).__name__ for d in part.defects)
         return found
 
     def __getitem__(self, name: str) -> str | None:
         """A decoded header value (``msg["Subject"]``), None when absent."""
-        value = self.email[name]
-        return None if value is None else str(value)
+        values = self.get_all(name)
+        return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
         """Every value of a header that may repeat (``Received``, ``To``)."""
-        return [str(v) for v in self.email.get_all(name) or ()]
+        wanted = name.lower()
+        return [value for key, value in self._decoded_headers() if key.lower() == wanted]
 
     @property
     def headers(self) -> dict[str, str]:
         """The top-level headers, decoded; a repeated header keeps its first value."""
         result: dict[str, str] = {}
-        for name, value in self.email.items():
-            result.setdefault(name, str(value))
+        for name, value in self._decoded_headers():
+            result.setdefault(name, value)
         return result
+
+    def _decoded_headers(self) -> list[tuple[str, str]]:
+        """Every top-level header, in order. A value the parser cannot decode
+        (it raises on some malformed ones, e.g. ``Message-ID: <<>>``) is kept raw."""
+        parsed = self.email
+        found: list[tuple[str, str]] = []
+        for name, raw in parsed.raw_items():
+            try:
+                value = str(parsed.policy.header_fetch_parse(name, raw))
+            except Exception:
+                value = raw.replace("\r\n", "").replace("\n", "")
+            found.append((name, value))
+        return found
 
     @property
     def subject(self) -> str | None:
@@ -187,7 +201,13 @@ class Message:
 
     @property
     def attachments(self) -> list[Attachment]:
-        """Every part that is an attachment or an inline non-text part, decoded."""
+        """Every part that is an attachment or an inline non-text part, decoded.
+
+        An attached message (``message/rfc822``) is one attachment whose
+        ``content`` is the embedded message as bytes (written back from the
+        parse, with the original line endings and header folding); its parts
+        are not listed.
+        """
         bodies = set()
         for subtype in ("plain", "html"):
             try:
@@ -197,13 +217,11 @@ class Message:
             if body is not None:
                 bodies.add(id(body))
         found: list[Attachment] = []
-        for part in self.email.walk():
-            if part.is_multipart() or id(part) in bodies or part is self.email:
+        for part in _leaf_parts(self.email):
+            if id(part) in bodies or part.get_content_maintype() == "multipart":
                 continue
-            if part.get_content_type() == "message/rfc822" or part.get_content_maintype() == "message":
-                payload = part.get_payload()
-                inner = payload[0] if isinstance(payload, list) and payload else payload
-                content = inner.as_bytes() if hasattr(inner, "as_bytes") else str(inner).encode()
+            if part.get_content_maintype() == "message":
+                content = _embedded_bytes(part, b"\r\n" if b"\r\n" in self.data else b"\n")
                 found.append(Attachment(part.get_filename(), part.get_content_type(), content))
                 continue
             disposition = part.get_content_disposition()
@@ -216,13 +234,39 @@ class Message:
         return found
 
 
+def _leaf_parts(part: MIMEPart) -> Iterator[MIMEPart]:
+    """The parts of ``part`` that are not containers, depth first; a
+    ``message/*`` part is one leaf (the message inside is not entered)."""
+    if part.get_content_maintype() == "message" or not part.is_multipart():
+        yield part
+        return
+    for sub in part.iter_parts():
+        yield from _leaf_parts(sub)
+
+
+def _embedded_bytes(part: MIMEPart, linesep: bytes) -> bytes:
+    """The body of a ``message/*`` part (the message inside), as bytes."""
+    from email import policy
+
+    try:
+        rendered = part.as_bytes(policy=policy.default.clone(linesep=linesep.decode(), refold_source="none"))
+    except Exception:
+        raw = part.get_payload(decode=True)
+        return raw if isinstance(raw, bytes) else b""
+    if rendered.startswith(linesep):
+        return rendered[len(linesep) :]
+    return rendered.partition(linesep + linesep)[2]
+
+
 def _decode_text(part: MIMEPart) -> str:
+    r"""A text part decoded to str, with SMTP's CRLF line endings turned into ``\n``."""
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError, AssertionError):
         raw = part.get_payload(decode=True)
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(part.get_payload())
-    return content if isinstance(content, str) else str(content)
+        content = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(part.get_payload())
+    text = content if isinstance(content, str) else str(content)
+    return text.replace("\r\n", "\n")
 
 
 @dataclass(frozen=True, slots=True)

@@ -239,14 +239,18 @@ def _field(message: Message, name: str) -> object:
 
 def _value_matches(name: str, matcher: object, value: object) -> bool:
     """One filter against one value. Addresses: equality, any case; subject,
-    headers and filenames: equality; text and html: substring."""
+    headers and filenames: equality; text and html: substring.
+
+    A predicate gets what a string is compared with: for ``to`` and
+    ``attachment``, each recipient or filename in turn (any may pass)."""
+    if name in ("to", "attachment"):
+        assert isinstance(value, (list, tuple))
+        item = "sender" if name == "to" else "subject"
+        return any(_value_matches(item, matcher, v) for v in value if v is not None)
     if callable(matcher) and not isinstance(matcher, (str, re.Pattern)):
         return bool(matcher(value))
     if value is None:
         return False
-    if name in ("to", "attachment"):
-        assert isinstance(value, (list, tuple))
-        return any(_value_matches("sender" if name == "to" else "subject", matcher, v) for v in value if v is not None)
     assert isinstance(value, str)
     if isinstance(matcher, re.Pattern):
         return matcher.search(value) is not None
@@ -258,26 +262,32 @@ def _value_matches(name: str, matcher: object, value: object) -> bool:
     return matcher == value
 
 
-def mismatches(message: Message, filters: Mapping[str, object]) -> list[str]:
-    """Which filters ``message`` fails, each as ``"name: wanted ..., got ..."``."""
-    failed: list[str] = []
+def _failures(message: Message, filters: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The filters ``message`` fails, as ``(label, "label: wanted ..., got ...")``."""
+    failed: list[tuple[str, str]] = []
     for name, matcher in filters.items():
         if name == "headers":
             assert isinstance(matcher, Mapping)
             for header, want in matcher.items():
                 got = message[header]
                 if not _value_matches("subject", want, got):
-                    failed.append(f"headers[{header!r}]: wanted {_show(want)}, got {_show_value(got)}")
+                    label = f"headers[{header!r}]"
+                    failed.append((label, f"{label}: wanted {_show(want)}, got {_show_value(got)}"))
             continue
         value = _field(message, name)
         if not _value_matches(name, matcher, value):
-            failed.append(f"{name}: wanted {_show(matcher)}, got {_show_value(value)}")
+            failed.append((name, f"{name}: wanted {_show(matcher)}, got {_show_value(value)}"))
     return failed
+
+
+def mismatches(message: Message, filters: Mapping[str, object]) -> list[str]:
+    """Which filters ``message`` fails, each as ``"name: wanted ..., got ..."``."""
+    return [reason for _, reason in _failures(message, filters)]
 
 
 def match_message(message: Message, filters: Mapping[str, object]) -> bool:
     """True when ``message`` passes every filter."""
-    return not mismatches(message, filters)
+    return not _failures(message, filters)
 
 
 def _show(matcher: object) -> str:
@@ -299,24 +309,31 @@ def _summary(message: Message) -> str:
     return f"from {message.sender!r} to {list(message.recipients)!r} subject {message.subject!r}"
 
 
+def _messages(count: int | str) -> str:
+    return f"{count} message" if str(count).split()[-1] == "1" else f"{count} messages"
+
+
 def describe_mismatch(messages: Sequence[Message], filters: Mapping[str, object], found: int, wanted: str) -> str:
     """The text of a failed ``assert_sent``: what was wanted, every message, and
-    for the nearest ones which filter did not match and what the value was."""
-    wanted_text = ", ".join(f"{k}={_show(v)}" for k, v in filters.items()) or "no filters"
-    lines = [f"expected {wanted} message(s) matching {wanted_text}; found {found}."]
+    for the nearest ones which filter did not match and what the value was.
+
+    ``wanted`` is the expected count in words (``"exactly 1"``, ``"no"``).
+    """
+    matching = " matching " + ", ".join(f"{k}={_show(v)}" for k, v in filters.items()) if filters else ""
+    lines = [f"expected {_messages(wanted)}{matching}; found {found}."]
     if not messages:
         lines.append("No message was accepted.")
         return "\n".join(lines)
-    lines.append(f"{len(messages)} message(s) accepted:")
-    scored = [(len(mismatches(m, filters)), i, m) for i, m in enumerate(messages)]
-    for count, i, message in scored:
-        mark = "matches" if count == 0 else f"{count} filter(s) differ"
+    lines.append(f"{_messages(len(messages))} accepted:")
+    scored = [(i, message, _failures(message, filters)) for i, message in enumerate(messages)]
+    for i, message, failed in scored:
+        mark = "matches" if not failed else "differs: " + ", ".join(label for label, _ in failed)
         lines.append(f"  #{i + 1} {_summary(message)}  [{mark}]")
-    best = min(count for count, _, _ in scored)
+    best = min(len(failed) for _, _, failed in scored)
     if best:
         lines.append("Nearest:")
-        for count, i, message in scored:
-            if count == best:
+        for i, _, failed in scored:
+            if len(failed) == best:
                 lines.append(f"  #{i + 1}:")
-                lines.extend(f"    {reason}" for reason in mismatches(message, filters))
+                lines.extend(f"    {reason}" for _, reason in failed)
     return "\n".join(lines)

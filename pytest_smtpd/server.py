@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import ServerThreadError, StartError
+from .errors import ConfigurationError, ServerThreadError, StartError
 from .options import Options
 from .protocol import (
+    AuthResponse,
     Command,
     Connection,
     ConnectionClosed,
@@ -40,6 +41,7 @@ from .records import Ending, Message, Recorder, ServerError, Session, Transcript
 from .rules import Matcher, Rule, RuleBook, check_filters, describe_mismatch, match_message
 
 if TYPE_CHECKING:
+    import ssl
     from types import TracebackType
 
 __all__ = ["SMTPServer", "ServerHooks"]
@@ -65,12 +67,17 @@ class _Client:
         "closing",
         "core",
         "deadline",
+        "eof",
         "events",
+        "handshaking",
         "out",
         "paused",
         "peer",
         "sid",
         "sock",
+        "tls",
+        "tls_in",
+        "tls_out",
     )
 
     def __init__(self, sock: socket.socket, core: Connection, sid: int, peer: tuple[str, int], deadline: float):
@@ -82,7 +89,12 @@ class _Client:
         self.out = bytearray()
         self.paused = False  # a delayed reply is pending
         self.closing: Ending | None = None  # close once ``out`` is sent
-        self.events = selectors.EVENT_READ
+        self.eof = False  # the client shut down its sending side
+        self.tls: ssl.SSLObject | None = None
+        self.tls_in: ssl.MemoryBIO | None = None
+        self.tls_out: ssl.MemoryBIO | None = None
+        self.handshaking = False
+        self.events = selectors.EVENT_READ  # 0: not registered with the selector
 
 
 #: Stands for the greeting where an event is expected.
@@ -108,12 +120,28 @@ class SMTPServer:
         self.hooks: ServerHooks | None = None
         self._recorder = Recorder()
         self._rules = RuleBook()
+        opts = self.options
         self._config = ProtocolConfig(
-            hostname=self.options.hostname,
-            size_limit=self.options.size_limit,
-            max_recipients=self.options.max_recipients,
-            extensions=frozenset(self.options.extensions),
+            hostname=opts.hostname,
+            size_limit=opts.size_limit,
+            max_recipients=opts.max_recipients,
+            extensions=frozenset(opts.extensions),
+            starttls=opts.starttls,
+            tls_required=opts.tls_required,
+            users=opts.users,
+            auth_mechanisms=opts.auth_mechanisms,
+            auth_required=opts.auth_required,
+            auth_require_tls=opts.auth_require_tls,
         )
+        self._ssl_context: ssl.SSLContext | None = None
+        if opts.tls:
+            if opts.ssl_context is not None:
+                self._ssl_context = opts.ssl_context
+            else:
+                from . import tls
+
+                self._ssl_context = tls.server_context()
+        self._client_context: ssl.SSLContext | None = None
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._selector: selectors.BaseSelector | None = None
@@ -216,6 +244,34 @@ class SMTPServer:
     def address(self) -> tuple[str, int]:
         """``(host, port)``, for ``smtplib.SMTP(*smtpd.address)``."""
         return self._address
+
+    @property
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """An ``ssl.SSLContext`` that trusts this server's test certificate (hostname checks on)."""
+        self._check_test_ca("client_ssl_context")
+        if self._client_context is None:
+            from . import tls
+
+            self._client_context = tls.client_context()
+        return self._client_context
+
+    @property
+    def ca_file(self) -> str:
+        """Path of the test CA's certificate (PEM), for clients configured by file or environment."""
+        self._check_test_ca("ca_file")
+        from . import tls
+
+        return tls.ca_file()
+
+    def _check_test_ca(self, name: str) -> None:
+        if self.options.ssl_context is not None:
+            raise ConfigurationError(
+                f"{name} is for the test CA; this server uses the ssl_context you passed: trust its CA instead"
+            )
+        if not self.options.tls:
+            from . import tls
+
+            tls.require_trustme()
 
     # Records ---------------------------------------------------------------------
 
@@ -334,16 +390,22 @@ class SMTPServer:
             seen = len(messages)
             if len(found) >= count:
                 return found
+            if not self.running:
+                raise AssertionError(
+                    "the server is stopped, so no more messages can arrive: "
+                    + describe_mismatch(messages, filters, len(found), f"at least {count}")
+                )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
-                    f"timed out after {timeout}s: " + describe_mismatch(messages, filters, len(found), f"{count}")
+                    f"timed out after {timeout}s: "
+                    + describe_mismatch(messages, filters, len(found), f"at least {count}")
                 )
             self._wait_for_change(seen, remaining)
 
     def _wait_for_change(self, seen: int, timeout: float) -> None:
         recorder = self._recorder
-        recorder.wait(lambda: len(recorder.messages_unlocked()) != seen or not self.running, timeout)
+        recorder.wait(lambda: len(recorder.messages_unlocked()) != seen or self._stopping, timeout)
 
     async def wait_for_async(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
         """``wait_for`` for async tests: yields to the event loop while waiting."""
@@ -368,7 +430,8 @@ class SMTPServer:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise AssertionError(
-                        f"timed out after {timeout}s: " + describe_mismatch(messages, filters, len(found), f"{count}")
+                        f"timed out after {timeout}s: "
+                        + describe_mismatch(messages, filters, len(found), f"at least {count}")
                     )
                 try:
                     await asyncio.wait_for(arrived.wait(), remaining)
@@ -435,7 +498,7 @@ class SMTPServer:
             if not client.paused and client.closing is None and client.deadline <= now:
                 reply = client.core.timeout_reply()
                 self._recorder.record_reply(client.sid, reply)
-                client.out += reply.to_bytes()
+                self._queue(client, reply.to_bytes())
                 self._close_after_flush(client, Ending.TIMEOUT)
 
     def _accept(self, listener: socket.socket) -> None:
@@ -458,7 +521,11 @@ class SMTPServer:
             self._clients[sid] = client
             assert self._selector is not None
             self._selector.register(sock, selectors.EVENT_READ, client)
-            self._handle(client, None)
+            if self.options.implicit_tls:
+                # RFC 8314 §3.3: TLS first; the greeting comes after the handshake.
+                self._start_tls(client)
+            else:
+                self._handle(client, None)
             self._flush(client)
 
     def _read(self, client: _Client) -> None:
@@ -470,8 +537,96 @@ class SMTPServer:
             self._close(client, Ending.CLIENT_CLOSED)
             return
         client.deadline = time.monotonic() + self.options.timeout
+        # At EOF the socket stays readable: stop watching it (``_flush``), or a
+        # client closing during a delay would spin the loop until the delay ends.
+        client.eof = not data
+        if client.tls is not None:
+            plain = self._tls_receive(client, data)
+            if plain is None:
+                return
+            if not plain and not client.eof:
+                self._flush(client)
+                return
+            data = plain
         client.core.receive_data(data)
         self._pump(client)
+
+    # TLS over memory BIOs: the socket stays non-blocking and in the one loop.
+
+    def _start_tls(self, client: _Client) -> None:
+        assert self._ssl_context is not None
+        import ssl
+
+        client.tls_in, client.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        client.tls = self._ssl_context.wrap_bio(client.tls_in, client.tls_out, server_side=True)
+        client.handshaking = True
+
+    def _tls_receive(self, client: _Client, data: bytes) -> bytes | None:
+        """Decrypt what arrived; None when the connection was closed meanwhile."""
+        import ssl
+
+        tls, tls_in, tls_out = client.tls, client.tls_in, client.tls_out
+        assert tls is not None
+        assert tls_in is not None
+        assert tls_out is not None
+        if data:
+            tls_in.write(data)
+        else:
+            tls_in.write_eof()
+        if client.handshaking:
+            try:
+                tls.do_handshake()
+            except ssl.SSLWantReadError:
+                client.out += tls_out.read()
+                if client.eof:
+                    self._close(client, Ending.CLIENT_CLOSED)
+                    return None
+                return b""
+            except (ssl.SSLError, OSError) as exc:
+                # The client's failure, not the server's: a violation, not an error.
+                self._recorder.record_violations(client.sid, [Violation("tls-handshake", str(exc))])
+                client.out += tls_out.read()
+                self._send_now(client)
+                self._close(client, Ending.ERROR)
+                return None
+            client.handshaking = False
+            client.out += tls_out.read()
+            cipher = tls.cipher()
+            self._recorder.update_session(
+                client.sid, tls_version=tls.version(), tls_cipher=cipher[0] if cipher else None
+            )
+            client.core.tls_started()
+            if self.options.implicit_tls and client.core.state is State.INITIAL and not client.core.greeted:
+                self._handle(client, None)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = tls.read(_RECV_SIZE)
+            except ssl.SSLWantReadError:
+                break
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                client.eof = True
+                break
+            except (ssl.SSLError, OSError) as exc:
+                self._recorder.record_violations(client.sid, [Violation("tls", str(exc))])
+                self._close(client, Ending.ERROR)
+                return None
+            if not chunk:
+                client.eof = True
+                break
+            chunks.append(chunk)
+        client.out += tls_out.read()
+        return b"".join(chunks)
+
+    def _queue(self, client: _Client, data: bytes) -> None:
+        """Queue plaintext for the client, encrypted once TLS is up."""
+        tls = client.tls
+        if tls is not None and not client.handshaking:
+            tls.write(data)
+            assert client.tls_out is not None
+            client.out += client.tls_out.read()
+        else:
+            client.out += data
 
     def _pump(self, client: _Client) -> None:
         """Answer every complete command or message the client has sent."""
@@ -489,6 +644,9 @@ class SMTPServer:
             if event is None:
                 break
             if isinstance(event, ConnectionClosed):
+                # A client that only shut down its sending side still reads the
+                # replies to what it sent (those queued after a delay, say).
+                self._send_now(client)
                 self._close(client, Ending.CLIENT_CLOSED)
                 return
             self._handle(client, event)
@@ -498,6 +656,11 @@ class SMTPServer:
     def _handle(self, client: _Client, event: Event | None) -> None:
         """Record the event, find the rule for it, and reply now or after its delay."""
         rec = self._recorder
+        if isinstance(event, AuthResponse):
+            # A step of an AUTH exchange: masked in the records, answered by the core.
+            rec.record_client_line(client.sid, "****")
+            self._answer(client, event, None, client.core.default_reply())
+            return
         message: Message | None = None
         rule: Rule | None = None
         try:
@@ -585,9 +748,15 @@ class SMTPServer:
             for listener in list(self._message_listeners):
                 listener()
         rec.record_reply(client.sid, reply)
-        client.out += core.send(reply)
+        self._queue(client, core.send(reply))
         if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
             rec.update_session(client.sid, helo_name=core.helo_name, greeting=core.greeting_verb)
+        elif reply.code == 235 and core.auth_user is not None:
+            rec.update_session(client.sid, auth_user=core.auth_user, auth_mechanism=core.auth_mechanism)
+        if core.starttls_pending:
+            # RFC 3207 §4.2: the handshake starts right after the 220; the core
+            # has dropped whatever plaintext the client pipelined behind STARTTLS.
+            self._start_tls(client)
         if core.state is State.CLOSED:
             quit_ = isinstance(event, Command) and event.verb == "QUIT" and reply.code == 221
             self._close_after_flush(client, Ending.QUIT if quit_ else Ending.SERVER_CLOSED)
@@ -606,28 +775,46 @@ class SMTPServer:
             self._close(client, client.closing)
             return
         wanted = 0
-        if client.closing is None and len(client.out) < _OUTPUT_HIGH_WATER:
+        if client.closing is None and not client.eof and len(client.out) < _OUTPUT_HIGH_WATER:
             wanted |= selectors.EVENT_READ
         if client.out:
             wanted |= selectors.EVENT_WRITE
-        if wanted != client.events and wanted:
-            assert self._selector is not None
-            self._selector.modify(client.sock, wanted, client)
+        if wanted != client.events:
+            selector = self._selector
+            assert selector is not None
+            if not wanted:
+                selector.unregister(client.sock)
+            elif not client.events:
+                selector.register(client.sock, wanted, client)
+            else:
+                selector.modify(client.sock, wanted, client)
             client.events = wanted
+
+    def _send_now(self, client: _Client) -> None:
+        """Send what is queued, as far as the socket takes it without blocking."""
+        if client.out:
+            try:
+                client.sock.send(client.out)
+            except OSError:
+                pass
 
     def _close_after_flush(self, client: _Client, how: Ending) -> None:
         client.closing = how
+        # Record before reply: the session has ended when the client reads the last reply.
+        self._end_session(client, how)
         self._flush(client)
 
     def _close(self, client: _Client, how: Ending) -> None:
         if self._clients.pop(client.sid, None) is None:
             return
         assert self._selector is not None
-        try:
+        if client.events:
             self._selector.unregister(client.sock)
-        except (KeyError, ValueError):  # pragma: no cover - already gone
-            pass
+        self._end_session(client, how)
         client.sock.close()
+
+    def _end_session(self, client: _Client, how: Ending) -> None:
+        """Record how the session ended (the first call wins) and tell the hook."""
         session = self._recorder.end_session(client.sid, how)
         hooks = self.hooks
         if session is not None and hooks is not None and hooks.session_ended is not None:
@@ -644,11 +831,10 @@ class SMTPServer:
             if client.closing is None:
                 reply = client.core.shutdown_reply()
                 self._recorder.record_reply(client.sid, reply)
-                client.out += reply.to_bytes()
-            try:
-                client.sock.send(client.out)
-            except OSError:
-                pass
+                if not client.handshaking:
+                    self._queue(client, reply.to_bytes())
+                self._end_session(client, Ending.SERVER_CLOSED)
+            self._send_now(client)
             self._close(client, client.closing or Ending.SERVER_CLOSED)
         self._timers.clear()
         for sock in (self._listener, self._wake_r, self._wake_w):

@@ -1,0 +1,320 @@
+"""assert_sent, assert_not_sent and assert_count: every filter with a string, a
+regex and a predicate, and the exact text of their failures."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from email.message import EmailMessage
+
+import pytest
+
+from pytest_smtpd import SMTPServer
+
+WELCOME = "Welcome!"
+RESET = "Reset your password"
+ALERT = "Disk full"
+
+
+def send(
+    server: SMTPServer,
+    sender: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    *,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+    attachments: dict[str, bytes] | None = None,
+) -> None:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = ", ".join(to)
+    mail["Subject"] = subject
+    for name, value in (headers or {}).items():
+        mail[name] = value
+    mail.set_content(text)
+    if html is not None:
+        mail.add_alternative(html, subtype="html")
+    for filename, content in (attachments or {}).items():
+        if filename.endswith(".txt"):
+            mail.add_attachment(content.decode(), filename=filename)
+        else:
+            mail.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
+    with smtplib.SMTP(*server.address) as client:
+        client.send_message(mail, from_addr=sender, to_addrs=to)
+
+
+@pytest.fixture
+def three(smtpd: SMTPServer) -> SMTPServer:
+    """A server that accepted a welcome, a password reset and a disk alert."""
+    send(
+        smtpd,
+        "app@example.com",
+        ["Alice@Example.com"],
+        WELCOME,
+        "Hello Alice, welcome aboard.\n",
+        html="<p>Hello <b>Alice</b></p>\n",
+        headers={"X-Campaign": "onboarding"},
+        attachments={"terms.pdf": b"%PDF-1.4 terms"},
+    )
+    send(
+        smtpd,
+        "app@example.com",
+        ["bob@example.com", "carol@example.com"],
+        RESET,
+        "Click the link to reset.\n",
+        headers={"X-Campaign": "security"},
+    )
+    send(
+        smtpd,
+        "alerts@monitor.example",
+        ["ops@example.com"],
+        ALERT,
+        "Disk / is 97% full.\n",
+        attachments={"df.txt": b"/dev/sda1 97%\n"},
+    )
+    assert len(smtpd.messages) == 3
+    return smtpd
+
+
+MATCHING: list[tuple[dict[str, object], str]] = [
+    ({"sender": "ALERTS@monitor.example"}, ALERT),
+    ({"sender": re.compile(r"^alerts@")}, ALERT),
+    ({"sender": lambda s: s.startswith("alerts")}, ALERT),
+    ({"to": "alice@example.com"}, WELCOME),
+    ({"to": "CAROL@example.com"}, RESET),
+    ({"to": re.compile(r"^ops@")}, ALERT),
+    ({"to": lambda address: address.startswith("carol@")}, RESET),
+    ({"subject": WELCOME}, WELCOME),
+    ({"subject": re.compile(r"password")}, RESET),
+    ({"subject": lambda s: s is not None and s.endswith("full")}, ALERT),
+    ({"text": "welcome aboard"}, WELCOME),
+    ({"text": re.compile(r"\d+% full")}, ALERT),
+    ({"text": lambda t: t is not None and t.startswith("Click")}, RESET),
+    ({"html": "<b>Alice</b>"}, WELCOME),
+    ({"html": re.compile(r"<p>Hello")}, WELCOME),
+    ({"html": lambda h: h is not None}, WELCOME),
+    ({"headers": {"X-Campaign": "security"}}, RESET),
+    ({"headers": {"x-campaign": re.compile(r"^onb")}}, WELCOME),
+    ({"headers": {"X-Campaign": lambda v: v is None}}, ALERT),
+    ({"attachment": "terms.pdf"}, WELCOME),
+    ({"attachment": re.compile(r"\.txt$")}, ALERT),
+    ({"attachment": lambda filename: filename.startswith("df")}, ALERT),
+    ({"sender": "app@example.com", "subject": RESET}, RESET),
+    ({"to": "ops@example.com", "text": "97%", "attachment": "df.txt"}, ALERT),
+]
+
+NOT_MATCHING: list[dict[str, object]] = [
+    {"sender": "app@example.org"},
+    {"sender": "app@example.com.evil"},
+    {"sender": re.compile(r"^nobody@")},
+    {"sender": lambda s: s == "nobody@example.com"},
+    {"to": "alice@example.co"},
+    {"to": re.compile(r"dave")},
+    {"to": lambda address: address == "dave@example.com"},
+    {"subject": "welcome!"},
+    {"subject": "Welcome"},
+    {"subject": re.compile(r"^Invoice")},
+    {"subject": lambda s: s is None},
+    {"text": "WELCOME ABOARD"},
+    {"text": re.compile(r"^Goodbye")},
+    {"text": lambda t: t is None},
+    {"html": "<i>Alice</i>"},
+    {"html": re.compile(r"Bob")},
+    {"html": lambda h: h is not None and "Bob" in h},
+    {"headers": {"X-Campaign": "onboard"}},
+    {"headers": {"X-Missing": "anything"}},
+    {"headers": {"X-Campaign": re.compile(r"^billing$")}},
+    {"headers": {"X-Campaign": lambda v: v == "billing"}},
+    {"attachment": "terms"},
+    {"attachment": "TERMS.PDF"},
+    {"attachment": re.compile(r"\.zip$")},
+    {"attachment": lambda filename: filename.endswith(".zip")},
+    {"to": "alice@example.com", "subject": RESET},
+]
+
+
+def _ids(filters: dict[str, object]) -> str:
+    return ",".join(f"{k}={type(v).__name__}" for k, v in filters.items())
+
+
+@pytest.mark.parametrize(("filters", "subject"), MATCHING, ids=[f"{_ids(f)}->{s}" for f, s in MATCHING])
+def test_filter_matches(three: SMTPServer, filters: dict[str, object], subject: str) -> None:
+    msg = three.assert_sent(**filters)
+    assert msg.subject == subject
+    assert msg in three.messages
+    assert three.assert_count(1, **filters) == [msg]
+    with pytest.raises(AssertionError):
+        three.assert_not_sent(**filters)
+
+
+@pytest.mark.parametrize("filters", NOT_MATCHING, ids=[_ids(f) for f in NOT_MATCHING])
+def test_filter_does_not_match(three: SMTPServer, filters: dict[str, object]) -> None:
+    three.assert_not_sent(**filters)
+    assert three.assert_count(0, **filters) == []
+    with pytest.raises(AssertionError, match="found 0"):
+        three.assert_sent(**filters)
+
+
+def test_assert_sent_returns_the_recorded_message(three: SMTPServer) -> None:
+    msg = three.assert_sent(subject=RESET)
+    assert msg is three.messages[1]
+    assert msg.recipients == ("bob@example.com", "carol@example.com")
+
+
+def test_two_matches_fail_assert_sent(three: SMTPServer) -> None:
+    with pytest.raises(AssertionError, match="found 2"):
+        three.assert_sent(sender="app@example.com")
+    found = three.assert_count(2, sender="app@example.com")
+    assert [m.subject for m in found] == [WELCOME, RESET]
+
+
+def test_assert_count(three: SMTPServer) -> None:
+    assert [m.subject for m in three.assert_count(3)] == [WELCOME, RESET, ALERT]
+    assert [m.subject for m in three.assert_count(2, to=re.compile(r"@example\.com$", re.I), text="e")] == [
+        WELCOME,
+        RESET,
+    ]
+    with pytest.raises(AssertionError, match=r"^expected exactly 1 message matching sender='app@example.com'; found 2"):
+        three.assert_count(1, sender="app@example.com")
+    with pytest.raises(AssertionError, match=r"^expected exactly 4 messages; found 3\."):
+        three.assert_count(4)
+
+
+def test_assert_not_sent_with_no_messages(smtpd: SMTPServer) -> None:
+    smtpd.assert_not_sent()
+    smtpd.assert_not_sent(subject=WELCOME)
+    assert smtpd.assert_count(0) == []
+
+
+def test_predicate_sees_each_recipient_and_each_filename(three: SMTPServer) -> None:
+    seen: list[str] = []
+
+    def record(value: str) -> bool:
+        seen.append(value)
+        return False
+
+    three.assert_not_sent(to=record)
+    assert seen == ["Alice@Example.com", "bob@example.com", "carol@example.com", "ops@example.com"]
+    seen.clear()
+    three.assert_not_sent(attachment=record)
+    assert seen == ["terms.pdf", "df.txt"]
+
+
+@pytest.mark.parametrize("method", ["assert_sent", "assert_not_sent", "wait_for"])
+def test_unknown_filter_is_a_type_error_naming_the_valid_ones(smtpd: SMTPServer, method: str) -> None:
+    with pytest.raises(TypeError) as info:
+        getattr(smtpd, method)(recipient="alice@example.com")
+    assert str(info.value) == (
+        "unknown filter 'recipient'; valid filters: sender, to, subject, text, html, headers, attachment"
+    )
+
+
+def test_unknown_filter_in_assert_count(smtpd: SMTPServer) -> None:
+    with pytest.raises(TypeError, match="unknown filter 'body'; valid filters: sender, to, subject"):
+        smtpd.assert_count(0, body="x")
+
+
+@pytest.mark.parametrize(
+    ("filters", "error"),
+    [
+        ({"subject": 42}, "filter subject takes a str, a compiled regex or a predicate, not 42"),
+        ({"headers": "X-Campaign"}, "headers= takes a mapping of header name to str, regex or predicate"),
+        ({"headers": {"X-Campaign": b"x"}}, "filter headers value takes a str, a compiled regex or a predicate"),
+    ],
+)
+def test_ill_typed_filter_is_a_type_error(smtpd: SMTPServer, filters: dict[str, object], error: str) -> None:
+    with pytest.raises(TypeError, match=re.escape(error)):
+        smtpd.assert_sent(**filters)
+
+
+# Failure messages -----------------------------------------------------------------------
+
+
+def failure(call: object) -> str:
+    assert callable(call)
+    with pytest.raises(AssertionError) as info:
+        call()
+    return str(info.value)
+
+
+def test_failure_text_when_nothing_was_sent(smtpd: SMTPServer) -> None:
+    text = failure(lambda: smtpd.assert_sent(to="alice@example.com", subject=WELCOME))
+    assert text == (
+        "expected exactly 1 message matching to='alice@example.com', subject='Welcome!'; found 0.\n"
+        "No message was accepted."
+    )
+
+
+def test_failure_text_names_the_nearest_difference(smtpd: SMTPServer) -> None:
+    send(smtpd, "app@example.com", ["alice@example.com"], "Welcome", "Hello Alice.\n")
+    send(smtpd, "app@example.com", ["bob@example.com"], RESET, "Click the link.\n")
+    send(smtpd, "alerts@monitor.example", ["ops@example.com"], ALERT, "97% full.\n")
+    text = failure(lambda: smtpd.assert_sent(to="alice@example.com", subject=WELCOME))
+    assert text == (
+        "expected exactly 1 message matching to='alice@example.com', subject='Welcome!'; found 0.\n"
+        "3 messages accepted:\n"
+        "  #1 from 'app@example.com' to ['alice@example.com'] subject 'Welcome'  [differs: subject]\n"
+        "  #2 from 'app@example.com' to ['bob@example.com'] subject 'Reset your password'  [differs: to, subject]\n"
+        "  #3 from 'alerts@monitor.example' to ['ops@example.com'] subject 'Disk full'  [differs: to, subject]\n"
+        "Nearest:\n"
+        "  #1:\n"
+        "    subject: wanted 'Welcome!', got 'Welcome'"
+    )
+
+
+def test_failure_text_when_too_many_match(three: SMTPServer) -> None:
+    text = failure(lambda: three.assert_sent(sender="app@example.com"))
+    assert text == (
+        "expected exactly 1 message matching sender='app@example.com'; found 2.\n"
+        "3 messages accepted:\n"
+        "  #1 from 'app@example.com' to ['Alice@Example.com'] subject 'Welcome!'  [matches]\n"
+        "  #2 from 'app@example.com' to ['bob@example.com', 'carol@example.com'] subject 'Reset your password'"
+        "  [matches]\n"
+        "  #3 from 'alerts@monitor.example' to ['ops@example.com'] subject 'Disk full'  [differs: sender]"
+    )
+
+
+def test_failure_text_of_assert_not_sent(three: SMTPServer) -> None:
+    text = failure(lambda: three.assert_not_sent(subject=re.compile(r"^Disk")))
+    assert text == (
+        "expected no messages matching subject=re.compile('^Disk'); found 1.\n"
+        "3 messages accepted:\n"
+        "  #1 from 'app@example.com' to ['Alice@Example.com'] subject 'Welcome!'  [differs: subject]\n"
+        "  #2 from 'app@example.com' to ['bob@example.com', 'carol@example.com'] subject 'Reset your password'"
+        "  [differs: subject]\n"
+        "  #3 from 'alerts@monitor.example' to ['ops@example.com'] subject 'Disk full'  [matches]"
+    )
+
+
+def is_urgent(subject: object) -> bool:
+    return subject == "URGENT"
+
+
+def test_failure_text_shows_every_nearest_message_and_filter(three: SMTPServer) -> None:
+    text = failure(lambda: three.assert_sent(subject=is_urgent, headers={"X-Campaign": "onboarding"}, text="Hello"))
+    assert text == (
+        "expected exactly 1 message matching subject=a value passing is_urgent, "
+        "headers={'X-Campaign': 'onboarding'}, text='Hello'; found 0.\n"
+        "3 messages accepted:\n"
+        "  #1 from 'app@example.com' to ['Alice@Example.com'] subject 'Welcome!'  [differs: subject]\n"
+        "  #2 from 'app@example.com' to ['bob@example.com', 'carol@example.com'] subject 'Reset your password'"
+        "  [differs: subject, headers['X-Campaign'], text]\n"
+        "  #3 from 'alerts@monitor.example' to ['ops@example.com'] subject 'Disk full'"
+        "  [differs: subject, headers['X-Campaign'], text]\n"
+        "Nearest:\n"
+        "  #1:\n"
+        "    subject: wanted a value passing is_urgent, got 'Welcome!'"
+    )
+
+
+def test_failure_text_lists_all_tied_nearest(three: SMTPServer) -> None:
+    text = failure(lambda: three.assert_sent(attachment="terms.pdf", text=re.compile("^Disk")))
+    assert text.endswith(
+        "Nearest:\n"
+        "  #1:\n"
+        "    text: wanted re.compile('^Disk'), got 'Hello Alice, welcome aboard.\\n'\n"
+        "  #3:\n"
+        "    attachment: wanted 'terms.pdf', got ['df.txt']"
+    )

@@ -1,0 +1,182 @@
+"""Starting and stopping the server: addresses, errors, clean and quick shutdown."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import time
+
+import pytest
+from server_support import RawClient, local_address, pytest_smtpd_threads
+
+from pytest_smtpd import ConfigurationError, Ending, SMTPServer, StartError
+
+DATA = b"Subject: lifecycle\r\n\r\nbody\r\n"
+
+
+def _ipv6_loopback() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_context_manager_starts_and_stops() -> None:
+    before = pytest_smtpd_threads()
+    server = SMTPServer()
+    assert not server.running
+
+    with server as entered:
+        assert entered is server
+        assert server.running
+        [thread] = pytest_smtpd_threads() - before
+        assert thread.name == f"pytest-smtpd 127.0.0.1:{server.port}"
+
+    assert not server.running
+    assert not thread.is_alive()
+    assert pytest_smtpd_threads() - before == set()
+
+
+def test_leaving_the_block_by_an_exception_stops_the_server() -> None:
+    server = SMTPServer()
+    with pytest.raises(KeyError), server:
+        raise KeyError("boom")
+    assert not server.running
+    with pytest.raises(OSError):
+        socket.create_connection(server.address, timeout=5).close()
+
+
+def test_address_host_and_port() -> None:
+    server = SMTPServer()
+    assert server.address == ("127.0.0.1", 0)
+    with server:
+        host, port = server.address
+        assert host == server.host == "127.0.0.1"
+        assert port == server.port
+        assert 0 < port < 65536
+        assert repr(server) == f"<SMTPServer 127.0.0.1:{port} running, 0 message(s)>"
+        with smtplib.SMTP(*server.address) as client:
+            assert client.noop()[0] == 250
+    assert repr(server) == f"<SMTPServer 127.0.0.1:{port} stopped, 0 message(s)>"
+
+
+def test_records_outlive_the_server() -> None:
+    with SMTPServer() as server, smtplib.SMTP(*server.address) as client:
+        client.sendmail("alice@example.com", ["bob@example.com"], DATA)
+    assert [m.subject for m in server.messages] == ["lifecycle"]
+    assert server.sessions[0].ended is Ending.QUIT
+
+
+def test_stop_twice_and_stop_before_start_are_harmless() -> None:
+    server = SMTPServer()
+    server.stop()
+    server.start()
+    server.stop()
+    server.stop()
+    assert not server.running
+
+
+def test_start_twice_is_an_error() -> None:
+    with SMTPServer() as server, pytest.raises(RuntimeError, match="already running"):
+        server.start()
+
+
+def test_occupied_port_raises_start_error_at_once() -> None:
+    with SMTPServer() as first:
+        second = SMTPServer(port=first.port)
+        started = time.monotonic()
+
+        with pytest.raises(StartError, match="port=0") as info:
+            second.start()
+
+        assert time.monotonic() - started < 2.0
+        assert f"127.0.0.1:{first.port}" in str(info.value)
+        assert isinstance(info.value, OSError)
+        assert not second.running
+        with smtplib.SMTP(*first.address) as client:
+            assert client.noop()[0] == 250
+
+
+def test_unknown_option_names_the_valid_ones() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        SMTPServer(bogus=1)
+
+    text = str(info.value)
+    assert "'bogus'" in text
+    assert "SMTPServer()" in text
+    for name in ("host", "port", "hostname", "size_limit", "max_recipients", "timeout", "strict"):
+        assert name in text
+    assert isinstance(info.value, TypeError)
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_ipv6_loopback() -> None:
+    with SMTPServer(host="::1") as server:
+        assert server.host == "::1"
+        assert server.address == ("::1", server.port)
+        with smtplib.SMTP(*server.address) as client:
+            assert client.sendmail("alice@example.com", ["bob@example.com"], DATA) == {}
+            local_port = local_address(client)[1]
+
+        [message] = server.messages
+        assert message.session.peer == ("::1", local_port)
+        assert f"--- session 1 from [::1]:{local_port} ---" in str(server.transcript)
+
+
+def test_stop_is_quick_with_idle_and_mid_data_clients() -> None:
+    before = pytest_smtpd_threads()
+    server = SMTPServer().start()
+    with (
+        RawClient(server.address) as fresh,
+        RawClient(server.address) as greeted,
+        RawClient(server.address) as mid_data,
+    ):
+        assert fresh.read_reply()[0].startswith("220 ")
+        greeted.greet()
+        mid_data.greet()
+        mid_data.command("MAIL FROM:<alice@example.com>")
+        mid_data.command("RCPT TO:<bob@example.com>")
+        assert mid_data.command("DATA")[0].startswith("354 ")
+        mid_data.send(b"Subject: half\r\n\r\nthe first half of the")
+        assert greeted.command("NOOP") == ["250 2.0.0 OK"]
+
+        started = time.monotonic()
+        server.stop()
+        elapsed = time.monotonic() - started
+
+        assert elapsed < 2.0
+        assert pytest_smtpd_threads() - before == set()
+        assert fresh.read_reply() == ["421 localhost Service shutting down"]
+        assert fresh.read_rest() == b""
+        assert greeted.read_reply() == ["421 4.3.2 localhost Service shutting down"]
+        assert greeted.read_rest() == b""
+        try:
+            rest = mid_data.read_rest()
+        except ConnectionResetError:
+            rest = b""
+        assert rest in (b"", b"421 4.3.2 localhost Service shutting down\r\n")
+
+    assert server.messages == []
+    sessions = server.sessions
+    assert len(sessions) == 3
+    assert all(s.ended is Ending.SERVER_CLOSED for s in sessions)
+
+
+def test_new_connections_are_refused_after_stop() -> None:
+    with SMTPServer() as server:
+        address = server.address
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(address, timeout=5).close()
+
+
+def test_a_server_can_be_started_again() -> None:
+    server = SMTPServer()
+    with server, smtplib.SMTP(*server.address) as client:
+        client.sendmail("alice@example.com", ["bob@example.com"], DATA)
+    with server, smtplib.SMTP(*server.address) as client:
+        client.sendmail("alice@example.com", ["carol@example.com"], DATA)
+    assert [m.recipients for m in server.messages] == [("bob@example.com",), ("carol@example.com",)]
