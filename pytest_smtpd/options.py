@@ -10,15 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
-from .protocol import DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
+from .protocol import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
 
 if TYPE_CHECKING:
     import ssl
 
 __all__ = ["AUTH_MECHANISMS", "OPTION_NAMES", "Options"]
-
-#: The AUTH mechanisms the server implements, in the order it advertises them.
-AUTH_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
 
 
 @dataclass(frozen=True)

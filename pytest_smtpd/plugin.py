@@ -14,17 +14,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import hookspec
+from .errors import ServerThreadError
 from .options import OPTION_NAMES, Options, parse_ini
 
 if TYPE_CHECKING:
     from .protocol import Command, Reply
-    from .records import Message, Session
+    from .records import Message, ServerError, Session
     from .server import SMTPServer
 
 __all__ = ["SMTPServerFactory"]
 
 _SERVERS = pytest.StashKey[list["SMTPServer"]]()
 _REPORTED = pytest.StashKey[set[int]]()
+_SESSION_REPORTED = pytest.StashKey[set[int]]()
 
 SMTPServerFactory = Callable[..., "SMTPServer"]
 
@@ -59,7 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 pytest.PytestConfigWarning(
                     "pytest-smtpd and smtpdfix are both installed, and both define a fixture named "
                     "'smtpd': which one a test gets depends on plugin load order. Uninstall one, or "
-                    "disable smtpdfix for this run with '-p no:smtpd'."
+                    "disable smtpdfix with '-p no:smtpd -p pytest_smtpd' ('-p no:smtpd' alone "
+                    "disables pytest-smtpd too)."
                 ),
                 stacklevel=2,
             )
@@ -143,6 +146,23 @@ def _track(item: pytest.Item, server: SMTPServer) -> None:
     item.stash.setdefault(_SERVERS, []).append(server)
 
 
+def _raise_late(server: SMTPServer, reported: set[int], when: str) -> None:
+    """Fail for errors of the session server that no test has reported yet."""
+    late = [e for e in server.errors if id(e) not in reported]
+    if late:
+        reported.update(id(e) for e in late)
+        raise _thread_error(late, when)
+
+
+def _thread_error(errors: list[ServerError], when: str) -> ServerThreadError:
+    summary = "\n".join(f"  {e.where}: {type(e.exception).__name__}: {e.exception}" for e in errors)
+    error = ServerThreadError(
+        f"{len(errors)} exception(s) in the SMTP server thread {when} (the client got 451 4.3.0):\n{summary}"
+    )
+    error.__cause__ = errors[0].exception
+    return error
+
+
 def _check(item: pytest.Item) -> None:
     """Fail for server-thread errors and, with ``strict``, violations not yet reported."""
     reported = item.stash.setdefault(_REPORTED, set())
@@ -187,8 +207,8 @@ def smtpd(smtpd_factory: SMTPServerFactory) -> SMTPServer:
 def smtpd_session(request: pytest.FixtureRequest) -> Generator[SMTPServer, None, None]:
     """One server for the whole session (stable host and port), for applications
     that read their SMTP address once at start-up. Its records and rules are
-    cleared before each test that uses it; it takes ini options and the
-    ``pytest_smtpd_options`` hook, not the per-test marker."""
+    cleared before each test that uses it; it takes the ini options only (the
+    marker and the ``pytest_smtpd_options`` hook are per test)."""
     from .server import SMTPServer
 
     options = Options.build(_ini_options(request.config), where="ini file")
@@ -196,19 +216,28 @@ def smtpd_session(request: pytest.FixtureRequest) -> Generator[SMTPServer, None,
     server.start()
     yield server
     server.stop()
-    server.raise_errors()
+    _raise_late(server, request.config.stash.get(_SESSION_REPORTED, set()), "after the last test that used it")
 
 
 @pytest.fixture(autouse=True)
-def _smtpd_session_per_test(request: pytest.FixtureRequest) -> None:
+def _smtpd_session_per_test(request: pytest.FixtureRequest) -> Generator[None, None, None]:
     if "smtpd_session" not in request.fixturenames:
+        yield
         return
     item = request.node
     assert isinstance(item, pytest.Item)
     server: SMTPServer = request.getfixturevalue("smtpd_session")
+    previous = request.config.stash.get(_SESSION_REPORTED, set())
+    late = [e for e in server.errors if id(e) not in previous]
     server.reset()
+    reported = item.stash.setdefault(_REPORTED, set())
+    request.config.stash[_SESSION_REPORTED] = reported
+    if late:
+        raise _thread_error(late, "between the tests that used it")
     server.hooks = _ItemHooks(item)
     _track(item, server)
+    yield
+    _check(item)
 
 
 @pytest.hookimpl(wrapper=True)

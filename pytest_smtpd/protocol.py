@@ -582,6 +582,9 @@ class Connection:
         if handler is None:
             return self._emit(Command(verb, argument, line=raw), self._r(500, "5.5.2", "Error: command not recognized"))
         cmd = Command(verb, argument, line=raw)
+        if verb == "AUTH":
+            # Refused or not, an AUTH line's initial response is a secret.
+            cmd = _masked_auth(verb, argument, raw)
         if self._no_service and verb != "QUIT":
             refusal = self._r(503, "5.5.1", "Error: no SMTP service here")
         elif self.state not in ALLOWED[verb]:
@@ -749,9 +752,7 @@ class Connection:
         parts = argument.split(" ")
         mechanism = parts[0].upper()
         initial = parts[1] if len(parts) > 1 else None
-        # The initial response carries secrets: the recorded command never does.
-        shown = f"{mechanism} ****" if initial is not None else mechanism
-        cmd = Command(verb, shown, line=raw.split(b" ", 1)[0] + b" " + shown.encode())
+        cmd = _masked_auth(verb, argument, raw)
         config = self.config
         if not config.users:
             return self._emit(cmd, self._r(502, "5.5.1", "Error: AUTH not offered"))
@@ -1079,6 +1080,13 @@ class Connection:
                 self._violation("starttls-injection", f"{len(self._buffer)} octets pipelined after STARTTLS")
                 self._buffer.clear()
             self.starttls_pending = True
+
+
+def _masked_auth(verb: str, argument: str, raw: bytes) -> Command:
+    """The AUTH command as recorded: the initial response, a secret, is never kept."""
+    mechanism, _, initial = argument.partition(" ")
+    shown = f"{mechanism.upper()} ****" if initial else mechanism.upper()
+    return Command(verb, shown, line=raw.split(b" ", 1)[0] + b" " + shown.encode())
 
 
 _HANDLERS = {

@@ -311,7 +311,7 @@ class TranscriptLine:
     """One line of the transcript: ``direction`` is ``"C"`` (client) or ``"S"`` (server).
 
     A message's content is one line whose ``content`` holds the data; ``text``
-    is then a summary. ``masked`` lines (AUTH secrets) render with ``text`` only.
+    is then what ends it (``.``). AUTH secrets are already masked in ``text``.
     """
 
     session_id: int
@@ -321,8 +321,12 @@ class TranscriptLine:
     content: bytes | None = None
 
 
-class Transcript(Sequence[TranscriptLine]):
-    """Every line both ways, in order. ``str()`` renders it RFC 5321 style."""
+class Transcript:
+    """Every line both ways, in order. ``str()`` renders it RFC 5321 style.
+
+    It iterates, indexes and sizes like a sequence of :class:`TranscriptLine`;
+    ``"C: QUIT" in transcript`` looks for a rendered line.
+    """
 
     __slots__ = ("_lines", "_peers")
 

@@ -188,3 +188,14 @@ def test_transcript_renders_lines_as_sent() -> None:
     ]
     assert lines[data_at + 9] == f"S: 250 2.0.0 OK: {len(data)} octets queued"
     assert lines[-2:] == ["C: QUIT", "S: 221 2.0.0 Bye"]
+
+
+def test_rendered_line_membership_in_the_transcript() -> None:
+    with SMTPServer() as server, smtplib.SMTP(*server.address, timeout=10) as client:
+        client.noop()
+    transcript = server.transcript
+    assert "C: noop" in transcript
+    assert "S: 250 OK" in transcript  # no EHLO, so no enhanced status code
+    assert "C: rset" not in transcript
+    assert transcript[0].direction == "S"
+    assert len(transcript) == len(list(transcript))

@@ -260,3 +260,20 @@ def test_own_ssl_context_is_used() -> None:
         assert server.messages[0].session.tls
         with pytest.raises(ConfigurationError, match="ssl_context"):
             _ = server.client_ssl_context
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"users": USERS, "starttls": True, "auth_require_tls": True}],
+    ids=["auth-off", "auth-refused-before-tls"],
+)
+def test_refused_auth_never_records_the_secret(options: dict[str, object]) -> None:
+    secret = base64.b64encode(b"\0alice\0s3cret").decode()
+    with SMTPServer(**options) as server, smtplib.SMTP(*server.address, timeout=10) as client:
+        client.docmd("AUTH", f"PLAIN {secret}")  # before EHLO: out of sequence
+        client.ehlo()
+        code, _ = client.docmd("AUTH", f"PLAIN {secret}")
+        assert code in (502, 538)
+        client.quit()
+        assert secret not in str(server.transcript)
+        assert all(secret.encode() not in c.line for c in server.sessions[0].commands)

@@ -1,0 +1,41 @@
+"""Examples for "The debugging server": run it, send to it, stop it with Ctrl-C (SIGINT)."""
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from send_test_mail import send_test_mail
+
+
+def read_lines(stream: IO[str], lines: "queue.Queue[str]") -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+
+
+def test_debugging_server(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "pytest_smtpd", "--port", "0", "--save", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as server:
+        assert server.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=read_lines, args=(server.stdout, lines))
+        reader.start()
+        try:
+            first = lines.get(timeout=10)  # "pytest-smtpd listening on 127.0.0.1:41234"
+            host, port = first.rsplit(" ", 1)[1].rsplit(":", 1)
+            send_test_mail(host, int(port))
+            while "#1 " not in (line := lines.get(timeout=10)):
+                pass
+            assert "subject 'Hello from the debugging server'" in line
+        finally:
+            server.send_signal(signal.SIGINT)
+            assert server.wait(timeout=10) == 0
+            reader.join()
+    (saved,) = tmp_path.glob("1-*.eml")
+    assert b"It works." in saved.read_bytes()

@@ -1,0 +1,56 @@
+"""Recipe: Django's SMTP email backend, pointed at the test's server."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_smtpd import SMTPServer
+
+pytest.importorskip("django")
+
+from django.conf import settings
+from django.core import mail
+from django.test import override_settings
+
+# With pytest-django your settings module does this; a bare Django needs it once per process.
+if not settings.configured:
+    settings.configure()
+
+
+@pytest.fixture
+def django_smtp(smtpd: SMTPServer) -> Iterator[SMTPServer]:
+    # Django's test runner (and pytest-django) switch to the in-memory backend: switch back to SMTP.
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST=smtpd.host,
+        EMAIL_PORT=smtpd.port,
+        EMAIL_USE_TLS=False,
+        EMAIL_TIMEOUT=10,
+    ):
+        yield smtpd
+
+
+def notify_signup(email: str) -> None:
+    """Application code: a view or signal handler would call this."""
+    mail.send_mail(
+        "Welcome!",
+        "Thanks for signing up.",
+        "noreply@example.com",
+        [email],
+        html_message="<p>Thanks for signing up.</p>",
+    )
+
+
+def test_signup_mail(django_smtp: SMTPServer) -> None:
+    notify_signup("alice@example.com")
+    msg = django_smtp.assert_sent(to="alice@example.com", subject="Welcome!")
+    assert msg.html == "<p>Thanks for signing up.</p>"
+
+
+def test_unknown_recipient(django_smtp: SMTPServer) -> None:
+    import smtplib
+
+    django_smtp.on("RCPT", "nobody@example.com").reply(550, "5.1.1 No such user")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        notify_signup("nobody@example.com")
+    django_smtp.assert_not_sent()
