@@ -27,6 +27,8 @@ __all__ = ["SMTPServerFactory"]
 _SERVERS = pytest.StashKey[list["SMTPServer"]]()
 _REPORTED = pytest.StashKey[set[int]]()
 _SESSION_REPORTED = pytest.StashKey[set[int]]()
+_SESSION_SERVER = pytest.StashKey["SMTPServer"]()
+_INI = pytest.StashKey[tuple[dict[str, Any], Options]]()
 
 SMTPServerFactory = Callable[..., "SMTPServer"]
 
@@ -69,23 +71,29 @@ def pytest_configure(config: pytest.Config) -> None:
             break
 
 
-def _ini_options(config: pytest.Config) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name in OPTION_NAMES:
-        if name == "ssl_context":
-            continue
-        raw = config.getini(f"smtpd_{name}")
-        if raw is not None and raw != "":
-            values[name] = parse_ini(name, raw if isinstance(raw, str) else " ".join(map(str, raw)))
-    return values
+def _ini_options(config: pytest.Config) -> tuple[dict[str, Any], Options]:
+    """The ini layer, read and checked once per run: as values, and built."""
+    cached = config.stash.get(_INI, None)
+    if cached is None:
+        values: dict[str, Any] = {}
+        for name in OPTION_NAMES:
+            if name == "ssl_context":
+                continue
+            raw = config.getini(f"smtpd_{name}")
+            if raw is not None and raw != "":
+                values[name] = parse_ini(name, raw if isinstance(raw, str) else " ".join(map(str, raw)))
+        cached = config.stash[_INI] = (values, Options.build(values, where="ini file"))
+    return cached
 
 
 def _options_for(item: pytest.Item, overrides: Mapping[str, Any]) -> Options:
-    ini = _ini_options(item.config)
+    ini, ini_options = _ini_options(item.config)
     hooked: dict[str, Any] = {}
-    for result in reversed(item.ihook.pytest_smtpd_options(item=item)):
-        if result:
-            hooked.update(result)
+    options_hook = item.ihook.pytest_smtpd_options
+    if options_hook.get_hookimpls():
+        for result in reversed(options_hook(item=item)):
+            if result:
+                hooked.update(result)
     marker: dict[str, Any] = {}
     for mark in reversed(list(item.iter_markers("smtpd"))):  # closest marker wins
         if mark.args:
@@ -94,9 +102,11 @@ def _options_for(item: pytest.Item, overrides: Mapping[str, Any]) -> Options:
                 f"valid options: {', '.join(OPTION_NAMES)}"
             )
         marker.update(mark.kwargs)
-    layers = (("ini file", ini), ("pytest_smtpd_options hook", hooked), ("@pytest.mark.smtpd", marker))
-    for where, layer in layers:
-        Options.build(layer, where=where)  # name the layer in the error
+    if not (hooked or marker or overrides):
+        return ini_options  # the common case: nothing per test
+    for where, layer in (("pytest_smtpd_options hook", hooked), ("@pytest.mark.smtpd", marker)):
+        if layer:
+            Options.build(layer, where=where)  # name the layer in the error
     return Options.build(ini, hooked, marker, overrides, where="smtpd_factory()")
 
 
@@ -198,9 +208,15 @@ def smtpd_factory(request: pytest.FixtureRequest) -> Generator[SMTPServerFactory
 
 
 @pytest.fixture
-def smtpd(smtpd_factory: SMTPServerFactory) -> SMTPServer:
+def smtpd(request: pytest.FixtureRequest) -> Generator[SMTPServer, None, None]:
     """A started :class:`~pytest_smtpd.SMTPServer` on loopback, fresh for this test."""
-    return smtpd_factory()
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    server = _start(item, {})
+    _track(item, server)
+    yield server
+    server.stop()
+    _check(item)
 
 
 @pytest.fixture(scope="session")
@@ -211,33 +227,49 @@ def smtpd_session(request: pytest.FixtureRequest) -> Generator[SMTPServer, None,
     marker and the ``pytest_smtpd_options`` hook are per test)."""
     from .server import SMTPServer
 
-    options = Options.build(_ini_options(request.config), where="ini file")
-    server = SMTPServer.from_options(options)
+    server = SMTPServer.from_options(_ini_options(request.config)[1])
     server.start()
+    request.config.stash[_SESSION_SERVER] = server
     yield server
+    del request.config.stash[_SESSION_SERVER]
     server.stop()
     _raise_late(server, request.config.stash.get(_SESSION_REPORTED, set()), "after the last test that used it")
 
 
-@pytest.fixture(autouse=True)
-def _smtpd_session_per_test(request: pytest.FixtureRequest) -> Generator[None, None, None]:
-    if "smtpd_session" not in request.fixturenames:
-        yield
-        return
-    item = request.node
-    assert isinstance(item, pytest.Item)
-    server: SMTPServer = request.getfixturevalue("smtpd_session")
-    previous = request.config.stash.get(_SESSION_REPORTED, set())
-    late = [e for e in server.errors if id(e) not in previous]
-    server.reset()
-    reported = item.stash.setdefault(_REPORTED, set())
-    request.config.stash[_SESSION_REPORTED] = reported
-    if late:
-        raise _thread_error(late, "between the tests that used it")
+def _uses_session_server(item: pytest.Item) -> bool:
+    return "smtpd_session" in getattr(item, "fixturenames", ())
+
+
+# The session server is cleared by hooks rather than an autouse fixture, so
+# tests that never use it pay nothing for it.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    if not _uses_session_server(item):
+        return (yield)
+    config = item.config
+    server = config.stash.get(_SESSION_SERVER, None)
+    late: list[ServerError] = []
+    if server is not None:
+        # Before this test's fixtures run: what they script or send is kept.
+        previous = config.stash.get(_SESSION_REPORTED, set())
+        late = [e for e in server.errors if id(e) not in previous]
+        server.reset()
+    config.stash[_SESSION_REPORTED] = item.stash.setdefault(_REPORTED, set())
+    result = yield
+    server = config.stash[_SESSION_SERVER]
     server.hooks = _ItemHooks(item)
     _track(item, server)
-    yield
-    _check(item)
+    if late:
+        raise _thread_error(late, "between the tests that used it")
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    result = yield
+    if _uses_session_server(item) and _SESSION_SERVER in item.config.stash:
+        _check(item)
+    return result
 
 
 @pytest.hookimpl(wrapper=True)
