@@ -1,0 +1,161 @@
+"""Profiles of pytest_smtpd for the benchmark's main rows, both threads included.
+
+``python tests/bench/profiling.py fixture``   a pytest session of tests using the ``smtpd`` fixture
+``python tests/bench/profiling.py one_conn``  one smtplib connection sending small messages
+``python tests/bench/profiling.py big``       one 20 MiB message
+``python tests/bench/profiling.py steps``     wall time of each step of the fixture's set-up and teardown
+
+The client side (and pytest) is profiled in the main thread; the server thread
+gets its own profiler, wrapped around ``SMTPServer._run``. ``--top N`` sets how
+many functions are listed, ``--sort`` the order (``tottime`` or ``cumulative``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import smtplib
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from fixture_sessions import _write_session  # noqa: E402
+from run import RECIPIENTS, SENDER, big_message, small_message  # noqa: E402
+
+from pytest_smtpd.server import SMTPServer  # noqa: E402
+
+SERVER_PROFILE = cProfile.Profile()
+
+
+def _profiled_run(original: Callable[[SMTPServer], None]) -> Callable[[SMTPServer], None]:
+    def run(self: SMTPServer) -> None:
+        SERVER_PROFILE.enable()
+        try:
+            original(self)
+        finally:
+            SERVER_PROFILE.disable()
+
+    return run
+
+
+SMTPServer._run = _profiled_run(SMTPServer._run)  # type: ignore[method-assign]
+
+
+@contextmanager
+def client_profile(top: int, sort: str) -> Iterator[None]:
+    profile = cProfile.Profile()
+    t0 = time.perf_counter()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        elapsed = time.perf_counter() - t0
+        print(f"wall time {elapsed:.3f} s")
+        report("main thread (client / pytest)", profile, top, sort)
+        report("server thread", SERVER_PROFILE, top, sort)
+
+
+CALLERS: list[str] = []
+CALLEES: list[str] = []
+
+
+def report(title: str, profile: cProfile.Profile, top: int, sort: str) -> None:
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.strip_dirs().sort_stats(sort).print_stats(top)
+    for pattern in CALLERS:
+        stats.print_callers(pattern)
+    for pattern in CALLEES:
+        stats.print_callees(pattern)
+    print(f"\n===== {title} (by {sort}) =====")
+    print(out.getvalue())
+
+
+def profile_fixture(tests: int, top: int, sort: str) -> None:
+    import pytest
+
+    with tempfile.TemporaryDirectory(prefix="smtpd-profile-") as tmp:
+        root = Path(tmp)
+        _write_session(root, "pytest_smtpd", tests, ("ctl", "unused"), small_message())
+        args = ["-q", "-p", "no:cacheprovider", "-p", "pytest_smtpd.plugin", str(root)]
+        os.environ["BENCH_OUT"] = str(root / "durations.json")
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        with client_profile(top, sort):
+            pytest.main(args)
+
+
+def profile_one_conn(messages: int, top: int, sort: str) -> None:
+    message = small_message()
+    with SMTPServer() as server, smtplib.SMTP(*server.address) as client:
+        client.ehlo()
+        with client_profile(top, sort):
+            for _ in range(messages):
+                client.sendmail(SENDER, RECIPIENTS, message)
+
+
+def profile_big(mib: int, top: int, sort: str) -> None:
+    payload = big_message(mib)
+    with SMTPServer() as server, smtplib.SMTP(*server.address) as client:
+        client.ehlo()
+        with client_profile(top, sort):
+            client.sendmail(SENDER, RECIPIENTS, payload)
+
+
+def steps(cycles: int) -> None:
+    """Time each step the ``smtpd`` fixture takes, outside pytest."""
+    from pytest_smtpd.options import Options
+
+    samples: dict[str, list[float]] = {}
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        result = fn()
+        samples.setdefault(name, []).append(time.perf_counter() - t0)
+        return result
+
+    for _ in range(cycles):
+        options = timed("Options.build", lambda: Options.build({}, {}, {}, {}, where="x"))
+        server = timed("SMTPServer.from_options", lambda: SMTPServer.from_options(options))  # noqa: B023
+        timed("start()", server.start)
+        timed("stop()", server.stop)
+    for name, values in samples.items():
+        print(f"{name:28s} median {statistics.median(values) * 1e3:8.3f} ms   min {min(values) * 1e3:8.3f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("what", choices=("fixture", "one_conn", "big", "steps"))
+    parser.add_argument("--tests", type=int, default=300)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--mib", type=int, default=20)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
+    parser.add_argument("--callers", action="append", default=[], help="also list the callers of matching functions")
+    parser.add_argument("--callees", action="append", default=[], help="also list what matching functions call")
+    args = parser.parse_args()
+    CALLERS.extend(args.callers)
+    CALLEES.extend(args.callees)
+    if args.what == "fixture":
+        profile_fixture(args.tests, args.top, args.sort)
+    elif args.what == "one_conn":
+        profile_one_conn(args.messages, args.top, args.sort)
+    elif args.what == "big":
+        profile_big(args.mib, args.top, args.sort)
+    else:
+        steps(args.tests)
+
+
+if __name__ == "__main__":
+    main()
