@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ALLOWED",
     "AUTH_MECHANISMS",
+    "CLIENT_ERROR_CODES",
     "COMMAND_LINE_LIMIT",
     "DEFAULT_EXTENSIONS",
+    "ERROR_LIMIT",
     "KNOWN_EXTENSIONS",
     "TEXT_LINE_LIMIT",
     "AuthResponse",
@@ -57,6 +59,15 @@ COMMAND_LINE_LIMIT: Final = 512
 TEXT_LINE_LIMIT: Final = 1000
 #: RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, CRLF included.
 REPLY_LINE_LIMIT: Final = 512
+
+#: The core's own refusals of a client's mistake (syntax, sequence, parameters)
+#: in a row after which it answers ``421 4.7.0`` and closes, like Postfix's
+#: ``smtpd_hard_error_limit``. Any positive reply starts the count again.
+ERROR_LIMIT: Final = 20
+#: The codes counted towards :data:`ERROR_LIMIT` when the core proposed them and
+#: they were sent unchanged. Scripted replies, limits (452, 552), policy (530,
+#: 535, 538) and the server's own trouble (451) never count.
+CLIENT_ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504, 553, 554, 555})
 
 #: Extensions advertised in the EHLO reply unless configured otherwise.
 DEFAULT_EXTENSIONS: Final = (
@@ -322,6 +333,7 @@ class _Transaction:
     rcpt_attempts: int = 0
     chunks: bytearray = field(default_factory=bytearray)
     chunk_size: int = 0  # total octets over all BDAT chunks, kept or not
+    failed: bool = False  # a BDAT chunk was refused
 
 
 class Connection:
@@ -364,6 +376,8 @@ class Connection:
         self._chunk_last = False
         self._chunk_refused = False
         self._chunk_refusal: Reply | None = None
+        self._chunk_mark = 0  # length of the kept content before the current chunk
+        self._errors = 0  # client errors in a row, see ERROR_LIMIT
         self._greeted = False
         self._no_service = False
         #: True once TLS is in force (after STARTTLS, or from the start with implicit TLS).
@@ -394,6 +408,11 @@ class Connection:
         """The protocol violations noticed since the last call."""
         found, self._violations = self._violations, []
         return found
+
+    @property
+    def buffered(self) -> int:
+        """Octets received and not parsed yet (the content so far while in DATA)."""
+        return len(self._buffer) + len(self._data)
 
     @property
     def in_data(self) -> bool:
@@ -460,7 +479,12 @@ class Connection:
         effect; 421 (and 221 to QUIT) closes the session.
         """
         reply = Reply.coerce(reply)
-        event, self._pending, self._default = self._pending, None, None
+        event, default = self._pending, self._default
+        self._pending = self._default = None
+        if reply.positive:
+            self._errors = 0
+        elif reply == default and reply.code in CLIENT_ERROR_CODES:
+            self._errors += 1
         if event is None:
             if self._greeted:
                 raise LocalProtocolError("no event is waiting for a reply")
@@ -506,6 +530,11 @@ class Connection:
         return Reply(code, text)
 
     def _emit(self, event: Event, default: Reply) -> Event:
+        if default.code in CLIENT_ERROR_CODES and self._errors + 1 >= ERROR_LIMIT:
+            # Postfix's smtpd_hard_error_limit: a client that keeps getting it
+            # wrong is broken or probing. RFC 5321 §3.8: the server may close
+            # the connection after a 421 reply. This error is the last one.
+            default = self._r(421, "4.7.0", f"{self.config.hostname} Error: too many errors")
         self._pending = event
         self._default = default
         return event
@@ -900,6 +929,7 @@ class Connection:
         if len(parts) == 2 and parts[1].upper() != "LAST":
             return False
         self._chunk_command = cmd
+        self._chunk_mark = len(self._txn.chunks) if self._txn is not None else 0
         self._chunk_left = int(parts[0])
         self._chunk_last = len(parts) == 2
         self._chunk_refused = refuse
@@ -926,6 +956,8 @@ class Connection:
             self._chunk_refusal = None
             return self._emit(cmd, refusal)
         over = txn.chunk_size > self.config.size_limit
+        if txn.failed and not over:
+            return self._emit(cmd, self._r(503, "5.5.1", "Error: an earlier BDAT failed; send RSET"))
         if not self._chunk_last:
             if over:
                 return self._emit(cmd, self._r(552, "5.3.4", "Message size exceeds fixed maximum message size"))
@@ -1061,8 +1093,11 @@ class Connection:
             self.state = State.DATA
         elif verb == "BDAT" and self._txn is not None and not self._chunk_refused:
             if not ok:
-                self._txn.chunks = bytearray()
-            elif self.state is State.RCPT:
+                # RFC 3030 §2: after a refused chunk the transaction has failed;
+                # a client must not send more chunks (and gets 503 if it does).
+                del self._txn.chunks[self._chunk_mark :]
+                self._txn.failed = True
+            elif self.state is State.RCPT and not self._chunk_last:
                 self.state = State.BDAT
         elif verb == "RSET" and ok:
             self._abort_transaction()

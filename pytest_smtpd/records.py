@@ -41,7 +41,7 @@ class Ending(str, enum.Enum):
 
     QUIT = "quit"  #: the client sent QUIT
     CLIENT_CLOSED = "client closed"  #: the client closed the connection without QUIT
-    TIMEOUT = "timeout"  #: idle longer than ``timeout``: 421 and closed
+    TIMEOUT = "timeout"  #: a command or content line took longer than ``timeout``: 421 and closed
     SERVER_CLOSED = "server closed"  #: 421 sent (scripted or not), or the server stopped
     DISCONNECT = "scripted disconnect"  #: a rule's ``.disconnect()``
     ERROR = "error"  #: a socket or TLS error

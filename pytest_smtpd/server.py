@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import ConfigurationError, ServerThreadError, StartError
 from .options import Options
 from .protocol import (
+    TEXT_LINE_LIMIT,
     AuthResponse,
     Command,
     Connection,
@@ -49,6 +50,8 @@ __all__ = ["SMTPServer", "ServerHooks"]
 _RECV_SIZE = 256 * 1024
 #: Stop reading from a client whose unsent replies exceed this (it is not reading them).
 _OUTPUT_HIGH_WATER = 1024 * 1024
+#: While a reply is delayed, stop reading once the core holds this much unparsed input.
+_INPUT_HIGH_WATER = 1024 * 1024
 
 
 class ServerHooks(Protocol):
@@ -71,6 +74,7 @@ class _Client:
         "events",
         "handshaking",
         "out",
+        "partial",
         "paused",
         "peer",
         "sid",
@@ -87,6 +91,7 @@ class _Client:
         self.peer = peer
         self.deadline = deadline
         self.out = bytearray()
+        self.partial = 0  # content octets since the idle timer last restarted
         self.paused = False  # a delayed reply is pending
         self.closing: Ending | None = None  # close once ``out`` is sent
         self.eof = False  # the client shut down its sending side
@@ -496,9 +501,11 @@ class SMTPServer:
                 callback()
         for client in list(self._clients.values()):
             if not client.paused and client.closing is None and client.deadline <= now:
-                reply = client.core.timeout_reply()
-                self._recorder.record_reply(client.sid, reply)
-                self._queue(client, reply.to_bytes())
+                if not client.handshaking:
+                    # Mid-handshake a plaintext reply would only garble it.
+                    reply = client.core.timeout_reply()
+                    self._recorder.record_reply(client.sid, reply)
+                    self._queue(client, reply.to_bytes())
                 self._close_after_flush(client, Ending.TIMEOUT)
 
     def _accept(self, listener: socket.socket) -> None:
@@ -536,7 +543,6 @@ class SMTPServer:
         except OSError:
             self._close(client, Ending.CLIENT_CLOSED)
             return
-        client.deadline = time.monotonic() + self.options.timeout
         # At EOF the socket stays readable: stop watching it (``_flush``), or a
         # client closing during a delay would spin the loop until the delay ends.
         client.eof = not data
@@ -548,7 +554,16 @@ class SMTPServer:
                 self._flush(client)
                 return
             data = plain
-        client.core.receive_data(data)
+        core = client.core
+        if core.in_data and data:
+            # RFC 5321 §4.5.3.2.5: in the content the timeout is per data
+            # block, taken here as a record as Postfix's
+            # smtpd_per_record_deadline does: a line, or 1000 octets of it.
+            client.partial += len(data)
+            if client.partial >= TEXT_LINE_LIMIT or b"\n" in data:
+                client.partial = 0
+                client.deadline = time.monotonic() + self.options.timeout
+        core.receive_data(data)
         self._pump(client)
 
     # TLS over memory BIOs: the socket stays non-blocking and in the one loop.
@@ -590,6 +605,7 @@ class SMTPServer:
                 self._close(client, Ending.ERROR)
                 return None
             client.handshaking = False
+            client.deadline = time.monotonic() + self.options.timeout  # a whole record too
             client.out += tls_out.read()
             cipher = tls.cipher()
             self._recorder.update_session(
@@ -743,6 +759,11 @@ class SMTPServer:
         """Record (message first, then reply), then queue the reply's bytes."""
         rec = self._recorder
         core = client.core
+        # RFC 5321 §4.5.3.2.7: the timeout runs while the server awaits the next
+        # command, and only a whole command restarts it: a client trickling
+        # in a line byte by byte (slowloris) is cut off like an idle one.
+        client.deadline = time.monotonic() + self.options.timeout
+        client.partial = 0
         if message is not None and 200 <= reply.code < 300:
             rec.record_message(message)
             for listener in list(self._message_listeners):
@@ -775,7 +796,12 @@ class SMTPServer:
             self._close(client, client.closing)
             return
         wanted = 0
-        if client.closing is None and not client.eof and len(client.out) < _OUTPUT_HIGH_WATER:
+        if (
+            client.closing is None
+            and not client.eof
+            and len(client.out) < _OUTPUT_HIGH_WATER
+            and not (client.paused and client.core.buffered >= _INPUT_HIGH_WATER)
+        ):
             wanted |= selectors.EVENT_READ
         if client.out:
             wanted |= selectors.EVENT_WRITE
@@ -797,6 +823,17 @@ class SMTPServer:
                 client.sock.send(client.out)
             except OSError:
                 pass
+
+    def _discard_input(self, client: _Client) -> None:
+        """Read (and drop) what the client sent that was not read yet, a bounded amount:
+        closing a socket with unread input resets the connection (RST), and the
+        client could lose the last reply."""
+        for _ in range(16):
+            try:
+                if not client.sock.recv(_RECV_SIZE):
+                    return
+            except OSError:
+                return
 
     def _close_after_flush(self, client: _Client, how: Ending) -> None:
         client.closing = how
@@ -829,12 +866,13 @@ class SMTPServer:
     def _shutdown(self) -> None:
         for client in list(self._clients.values()):
             if client.closing is None:
-                reply = client.core.shutdown_reply()
-                self._recorder.record_reply(client.sid, reply)
                 if not client.handshaking:
+                    reply = client.core.shutdown_reply()
+                    self._recorder.record_reply(client.sid, reply)
                     self._queue(client, reply.to_bytes())
                 self._end_session(client, Ending.SERVER_CLOSED)
             self._send_now(client)
+            self._discard_input(client)
             self._close(client, client.closing or Ending.SERVER_CLOSED)
         self._timers.clear()
         for sock in (self._listener, self._wake_r, self._wake_w):

@@ -164,16 +164,19 @@ def test_bdat_with_body_binarymime() -> None:
     assert driver.kinds == []
 
 
-def test_refused_chunk_is_dropped() -> None:
+def test_refused_chunk_fails_the_transaction_until_rset() -> None:
     def decide(event: object, default: Reply) -> Reply:
         if isinstance(event, Command) and event.verb == "BDAT" and event.argument == "2":
             return Reply(451, "4.3.0 try again")
         return default
 
     driver = ehlo(decide=decide)
-    out = driver.feed(START, b"BDAT 2\r\nab", b"BDAT 1 LAST\r\nc")
-    assert out == STARTED + b"451 4.3.0 try again\r\n" + queued(3)
-    assert driver.messages[0].data == b"c"
+    out = driver.feed(START, b"BDAT 2\r\nab", b"BDAT 1 LAST\r\nc", b"RSET\r\n", START, b"BDAT 1 LAST\r\nd")
+    # RFC 3030 §2: no chunk may follow a refused one; the transaction is over.
+    assert out == STARTED + b"451 4.3.0 try again\r\n" + (
+        b"503 5.5.1 Error: an earlier BDAT failed; send RSET\r\n"
+    ) + b"250 2.0.0 OK\r\n" + STARTED + queued(1)
+    assert [m.data for m in driver.messages] == [b"d"]
 
 
 def test_refused_last_chunk_is_not_delivered() -> None:
