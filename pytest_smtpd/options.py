@@ -50,7 +50,7 @@ class Options:
     auth_required: bool = False
     #: Offer AUTH only under TLS; AUTH before TLS gets 538 5.7.11.
     auth_require_tls: bool = False
-    #: Seconds a client may stay idle before 421 4.4.2 and close.
+    #: Seconds allowed for each command, or each line of content, before 421 4.4.2 and close.
     timeout: float = 300.0
     #: Client protocol violations fail the test at teardown.
     strict: bool = False

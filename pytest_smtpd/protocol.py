@@ -136,20 +136,32 @@ class Reply:
 
     code: int
     text: str = ""
+    _lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _wire: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.code, int) or isinstance(self.code, bool) or not 200 <= self.code <= 599:
-            raise ValueError(f"an SMTP reply code is an int from 200 to 599, not {self.code!r}")
-        if not isinstance(self.text, str):
-            raise TypeError(f"reply text must be str, not {type(self.text).__name__}")
-        if "\r" in self.text or "\0" in self.text:
-            raise ValueError(f"reply text may not contain CR or NUL: {self.text!r}")
-        for line in self.text.split("\n"):
-            if len(line.encode("utf-8")) > REPLY_LINE_LIMIT - 6:
-                raise ValueError(
-                    f"reply line longer than {REPLY_LINE_LIMIT - 6} octets (RFC 5321 §4.5.3.1.5): "
-                    f"{line[:40]!r}...; split it with newlines"
-                )
+        code, text = self.code, self.text
+        if not isinstance(code, int) or isinstance(code, bool) or not 200 <= code <= 599:
+            raise ValueError(f"an SMTP reply code is an int from 200 to 599, not {code!r}")
+        if not isinstance(text, str):
+            raise TypeError(f"reply text must be str, not {type(text).__name__}")
+        if "\r" in text or "\0" in text:
+            raise ValueError(f"reply text may not contain CR or NUL: {text!r}")
+        # Rendered once: a reply is recorded and sent, often many times over.
+        parts = text.split("\n")
+        last = parts.pop()
+        lines = [f"{code}-{part}" for part in parts]
+        lines.append(f"{code} {last}" if last else f"{code}")
+        wire = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+        if len(wire) > REPLY_LINE_LIMIT:  # only then can a single line be too long
+            for line in lines:
+                if len(line.encode("utf-8")) + 2 > REPLY_LINE_LIMIT:
+                    raise ValueError(
+                        f"reply line longer than {REPLY_LINE_LIMIT - 6} octets (RFC 5321 §4.5.3.1.5): "
+                        f"{line[4:44]!r}...; split it with newlines"
+                    )
+        object.__setattr__(self, "_lines", tuple(lines))
+        object.__setattr__(self, "_wire", wire)
 
     @classmethod
     def coerce(cls, value: Reply | tuple[int, str]) -> Reply:
@@ -163,16 +175,11 @@ class Reply:
     @property
     def lines(self) -> tuple[str, ...]:
         """Each line as it goes on the wire, without CRLF."""
-        parts = self.text.split("\n")
-        last = len(parts) - 1
-        return tuple(
-            f"{self.code}{' ' if i == last else '-'}{part}" if part or i != last else f"{self.code}"
-            for i, part in enumerate(parts)
-        )
+        return self._lines
 
     def to_bytes(self) -> bytes:
         """The reply as sent on the wire."""
-        return "".join(line + "\r\n" for line in self.lines).encode("utf-8")
+        return self._wire
 
     @property
     def positive(self) -> bool:
@@ -181,6 +188,11 @@ class Reply:
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
+
+
+#: The core's own replies, made once: most are the same few texts over and over.
+_REPLIES: dict[tuple[int, str, str], Reply] = {}
+_REPLIES_KEPT = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +406,7 @@ class Connection:
 
     # ------------------------------------------------------------------ input
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes received from the client; ``b""`` means the client closed."""
         if not data:
             self._eof = True
@@ -525,9 +537,13 @@ class Connection:
 
     def _r(self, code: int, enhanced: str, text: str) -> Reply:
         """A default reply; RFC 2034: the enhanced code only once EHLO was used."""
-        if self._enhanced:
-            return Reply(code, f"{enhanced} {text}")
-        return Reply(code, text)
+        key = (code, enhanced if self._enhanced else "", text)
+        reply = _REPLIES.get(key)
+        if reply is None:
+            reply = Reply(code, f"{enhanced} {text}" if self._enhanced else text)
+            if len(_REPLIES) < _REPLIES_KEPT:
+                _REPLIES[key] = reply
+        return reply
 
     def _emit(self, event: Event, default: Reply) -> Event:
         if default.code in CLIENT_ERROR_CODES and self._errors + 1 >= ERROR_LIMIT:
@@ -1026,11 +1042,12 @@ class Connection:
     def _check_content(self, content: bytes, txn: _Transaction) -> None:
         """Record bare CR/LF, overlong lines and undeclared 8-bit data (C-speed scans)."""
         crlf = content.count(b"\r\n")
-        if content.count(b"\n") != crlf:
+        bare_lf = content.count(b"\n") != crlf
+        if bare_lf:
             self._violation("bare-lf", "bare LF in message content")
         if content.count(b"\r") != crlf:
             self._violation("bare-cr", "bare CR in message content")
-        if len(content) > (TEXT_LINE_LIMIT - 2) and max(map(len, content.split(b"\r\n"))) > TEXT_LINE_LIMIT - 2:
+        if (bare_lf or _lf_free_window(content)) and max(map(len, content.split(b"\r\n"))) > TEXT_LINE_LIMIT - 2:
             self._violation("line-too-long", f"message content line over {TEXT_LINE_LIMIT} octets")
         if txn.body == "7BIT" and not content.isascii():
             self._violation("8bit-data", "8-bit message content without BODY=8BITMIME")
@@ -1115,6 +1132,17 @@ class Connection:
                 self._violation("starttls-injection", f"{len(self._buffer)} octets pipelined after STARTTLS")
                 self._buffer.clear()
             self.starttls_pending = True
+
+
+def _lf_free_window(content: bytes, width: int = TEXT_LINE_LIMIT // 2) -> bool:
+    """True when some aligned ``width``-octet window of ``content`` holds no LF.
+
+    A line over the limit spans at least 2 * width - 1 octets without an LF, so
+    it always covers such a window: when there is none (the usual case) no line
+    is too long, found without splitting the content into a list of lines.
+    """
+    find = content.find
+    return any(find(b"\n", start, start + width) < 0 for start in range(0, len(content) - width + 1, width))
 
 
 def _masked_auth(verb: str, argument: str, raw: bytes) -> Command:

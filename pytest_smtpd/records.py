@@ -384,6 +384,25 @@ class Transcript:
         return f"<Transcript of {len(self._lines)} lines>"
 
 
+#: A transcript entry as recorded: (session, direction, what, time).
+_Entry = tuple[int, str, "str | Command | Reply | tuple[str, bytes]", float]
+
+
+def _expand(entries: Sequence[_Entry]) -> list[TranscriptLine]:
+    lines: list[TranscriptLine] = []
+    for sid, direction, item, when in entries:
+        if isinstance(item, str):
+            lines.append(TranscriptLine(sid, direction, item, when))
+        elif isinstance(item, Reply):
+            lines.extend(TranscriptLine(sid, direction, line, when) for line in item.lines)
+        elif isinstance(item, Command):
+            lines.append(TranscriptLine(sid, direction, item.line.decode("utf-8", "backslashreplace"), when))
+        else:
+            end, content = item
+            lines.append(TranscriptLine(sid, direction, end, when, content=content))
+    return lines
+
+
 @dataclass(frozen=True, slots=True)
 class ServerError:
     """An exception raised in the server thread (a hook, a predicate, the server)."""
@@ -446,7 +465,9 @@ class Recorder:
         self.changed = threading.Condition(threading.Lock())
         self._sessions: dict[int, _SessionState] = {}
         self._messages: list[Message] = []
-        self._transcript: list[TranscriptLine] = []
+        # Entries are kept as recorded and turned into TranscriptLines when read:
+        # recording stays cheap on the server thread.
+        self._transcript: list[_Entry] = []
         self._violations: list[Violation] = []
         self._errors: list[ServerError] = []
         self._next_session = 1
@@ -464,22 +485,22 @@ class Recorder:
     def _state(self, sid: int) -> _SessionState | None:
         return self._sessions.get(sid)
 
-    def record_command(self, sid: int, command: Command, shown: str | None = None) -> None:
-        """Record a command; ``shown`` replaces its text in the transcript (masking)."""
+    def record_command(self, sid: int, command: Command) -> None:
+        """Record a command (AUTH secrets are already masked in it)."""
         now = time.time()
         with self.changed:
             state = self._sessions.get(sid)
             if state is None:
                 return
             state.commands.append(command)
-            text = shown if shown is not None else command.line.decode("utf-8", "backslashreplace")
-            self._transcript.append(TranscriptLine(sid, "C", text, now))
+            self._transcript.append((sid, "C", command, now))
 
     def record_client_line(self, sid: int, text: str) -> None:
         """A client line that is not a command (an AUTH response), already masked."""
+        now = time.time()
         with self.changed:
             if sid in self._sessions:
-                self._transcript.append(TranscriptLine(sid, "C", text, time.time()))
+                self._transcript.append((sid, "C", text, now))
 
     def record_reply(self, sid: int, reply: Reply) -> None:
         now = time.time()
@@ -488,12 +509,13 @@ class Recorder:
             if state is None:
                 return
             state.replies.append(reply)
-            self._transcript.extend(TranscriptLine(sid, "S", line, now) for line in reply.lines)
+            self._transcript.append((sid, "S", reply, now))
 
     def record_content(self, sid: int, content: bytes, end: str) -> None:
+        now = time.time()
         with self.changed:
             if sid in self._sessions:
-                self._transcript.append(TranscriptLine(sid, "C", end, time.time(), content=content))
+                self._transcript.append((sid, "C", (end, content), now))
 
     def record_message(self, message: Message) -> Message:
         with self.changed:
@@ -560,7 +582,9 @@ class Recorder:
     @property
     def transcript(self) -> Transcript:
         with self.changed:
-            return Transcript(self._transcript, {sid: s.peer for sid, s in self._sessions.items()})
+            entries = list(self._transcript)
+            peers = {sid: s.peer for sid, s in self._sessions.items()}
+        return Transcript(_expand(entries), peers)
 
     @property
     def violations(self) -> list[Violation]:
