@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
+from .extensions import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
+
 if TYPE_CHECKING:
     from .auth import AuthExchange, AuthResult, Challenge
 
@@ -69,23 +71,8 @@ ERROR_LIMIT: Final = 20
 #: 535, 538) and the server's own trouble (451) never count.
 CLIENT_ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504, 553, 554, 555})
 
-#: Extensions advertised in the EHLO reply unless configured otherwise.
-DEFAULT_EXTENSIONS: Final = (
-    "SIZE",
-    "PIPELINING",
-    "8BITMIME",
-    "SMTPUTF8",
-    "ENHANCEDSTATUSCODES",
-    "CHUNKING",
-    "DSN",
-)
-#: The AUTH mechanisms the core implements, in the order it advertises them.
-AUTH_MECHANISMS: Final = ("PLAIN", "LOGIN", "CRAM-MD5")
 #: RFC 4954 §4: an AUTH response line may be up to 12288 octets.
 AUTH_LINE_LIMIT: Final = 12288
-
-#: Every extension the core implements (STARTTLS and AUTH have options of their own).
-KNOWN_EXTENSIONS: Final = (*DEFAULT_EXTENSIONS, "BINARYMIME")
 
 
 class LocalProtocolError(Exception):
@@ -313,14 +300,16 @@ class _Mode(enum.Enum):
 
 
 _VERB = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\x80-\U0010ffff]+"
-_LOCAL = re.compile(rf'(?:{_ATOM}(?:\.{_ATOM})*|"(?:[\x20\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]|\\[\x20-\x7e])*")')
-_DOMAIN = re.compile(
-    r"(?:[A-Za-z0-9\x80-\U0010ffff](?:[A-Za-z0-9\-\x80-\U0010ffff]*[A-Za-z0-9\x80-\U0010ffff])?"
-    r"(?:\.[A-Za-z0-9\x80-\U0010ffff](?:[A-Za-z0-9\-\x80-\U0010ffff]*[A-Za-z0-9\x80-\U0010ffff])?)*"
-    r"|\[[\x21-\x5a\x5e-\x7e]+\])"
-)
-_PARAM = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:=([\x21-\x3c\x3e-\x7e\x80-\U0010ffff]+))?")
+# Non-ASCII is allowed (RFC 6531) and spelled as negated classes of ASCII:
+# a range up to \U0010ffff takes milliseconds to compile, and import time counts.
+_ATEXT = r"[^\x00-\x20\"(),.:;<>@\[\\\]\x7f]"  # RFC 5322 §3.2.3 atext
+_QTEXT = r"[^\x00-\x1f\"\\\x7f]"  # RFC 5321 §4.1.2 qtextSMTP
+_LET_DIG = r"[^\x00-\x2f:-@\[-`{-\x7f]"
+_LDH = r"[^\x00-\x2c./:-@\[-`{-\x7f]"
+_LABEL = rf"{_LET_DIG}(?:{_LDH}*{_LET_DIG})?"
+_LOCAL = re.compile(rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:{_QTEXT}|\\[\x20-\x7e])*")')
+_DOMAIN = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])")
+_PARAM = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:=([^\x00-\x20=\x7f]+))?")
 _XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
 
 _MAIL_PARAMS: Final = {
