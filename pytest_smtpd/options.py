@@ -5,6 +5,7 @@ marker, ``smtpd_factory`` keyword arguments and the ``smtpd_<option>`` ini keys.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from .extensions import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
 
 if TYPE_CHECKING:
     import ssl
+
+    from .protocol import ProtocolConfig
 
 __all__ = ["AUTH_MECHANISMS", "OPTION_NAMES", "Options"]
 
@@ -125,6 +128,24 @@ class Options:
         """A copy with some options changed (checked like the others)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name in self._explicit}
         return Options.build(values, changes)
+
+    @functools.cached_property
+    def protocol_config(self) -> ProtocolConfig:
+        """What the protocol core needs of these options (made once per options object)."""
+        from .protocol import ProtocolConfig
+
+        return ProtocolConfig(
+            hostname=self.hostname,
+            size_limit=self.size_limit,
+            max_recipients=self.max_recipients,
+            extensions=frozenset(self.extensions),
+            starttls=self.starttls,
+            tls_required=self.tls_required,
+            users=self.users,
+            auth_mechanisms=self.auth_mechanisms,
+            auth_required=self.auth_required,
+            auth_require_tls=self.auth_require_tls,
+        )
 
     @property
     def tls(self) -> bool:

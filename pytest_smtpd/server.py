@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SMTPServer", "ServerHooks"]
 
-_RECV_SIZE = 256 * 1024
+#: Reads go into one buffer per server; 64 KiB stays below malloc's mmap threshold.
+_RECV_SIZE = 64 * 1024
 #: Stop reading from a client whose unsent replies exceed this (it is not reading them).
 _OUTPUT_HIGH_WATER = 1024 * 1024
 #: While a reply is delayed, stop reading once the core holds this much unparsed input.
@@ -120,24 +121,15 @@ class SMTPServer:
     """
 
     def __init__(self, **options: Any) -> None:
-        self.options = Options.build(options, where="SMTPServer()")
+        self._setup(Options.build(options, where="SMTPServer()") if options else _default_options())
+
+    def _setup(self, opts: Options) -> None:
+        self.options = opts
         #: Set by the pytest plugin; None outside pytest.
         self.hooks: ServerHooks | None = None
         self._recorder = Recorder()
         self._rules = RuleBook()
-        opts = self.options
-        self._config = ProtocolConfig(
-            hostname=opts.hostname,
-            size_limit=opts.size_limit,
-            max_recipients=opts.max_recipients,
-            extensions=frozenset(opts.extensions),
-            starttls=opts.starttls,
-            tls_required=opts.tls_required,
-            users=opts.users,
-            auth_mechanisms=opts.auth_mechanisms,
-            auth_required=opts.auth_required,
-            auth_require_tls=opts.auth_require_tls,
-        )
+        self._config: ProtocolConfig = opts.protocol_config
         self._ssl_context: ssl.SSLContext | None = None
         if opts.tls:
             if opts.ssl_context is not None:
@@ -158,7 +150,8 @@ class SMTPServer:
         self._timer_seq = itertools.count()
         self._address: tuple[str, int] = (self.options.host, self.options.port)
         self._message_listeners: list[Callable[[], None]] = []
-        self._read_buffer = bytearray(_RECV_SIZE)
+        # Made by the server thread when it starts, off the caller's path.
+        self._read_buffer = bytearray()
         self._read_view = memoryview(self._read_buffer)
 
     # Life cycle -------------------------------------------------------------------
@@ -167,8 +160,7 @@ class SMTPServer:
     def from_options(cls, options: Options) -> SMTPServer:
         """A server built from an :class:`Options` object (used by the plugin)."""
         server = cls.__new__(cls)
-        values = {name: getattr(options, name) for name in options._explicit}
-        cls.__init__(server, **values)
+        server._setup(options)
         return server
 
     @property
@@ -194,11 +186,8 @@ class SMTPServer:
         bound = listener.getsockname()
         self._address = (host, bound[1])
         self._listener = listener
-        self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
-        self._selector.register(listener, selectors.EVENT_READ, None)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"pytest-smtpd {host}:{bound[1]}", daemon=True)
         self._thread.start()
@@ -460,11 +449,15 @@ class SMTPServer:
     # The server thread -----------------------------------------------------------
 
     def _run(self) -> None:
-        selector = self._selector
-        listener = self._listener
-        assert selector is not None
+        listener, wake = self._listener, self._wake_r
         assert listener is not None
+        assert wake is not None
         try:
+            self._read_buffer = bytearray(_RECV_SIZE)
+            self._read_view = memoryview(self._read_buffer)
+            selector = self._selector = selectors.DefaultSelector()
+            selector.register(listener, selectors.EVENT_READ, None)
+            selector.register(wake, selectors.EVENT_READ, None)
             while not self._stopping:
                 for key, mask in selector.select(self._next_timeout()):
                     client = key.data
@@ -891,6 +884,16 @@ class SMTPServer:
         self._listener = self._wake_r = self._wake_w = None
         self._selector = None
         self._recorder.wake()
+
+
+_DEFAULT_OPTIONS: list[Options] = []
+
+
+def _default_options() -> Options:
+    """The defaults, built and checked once (options are immutable)."""
+    if not _DEFAULT_OPTIONS:
+        _DEFAULT_OPTIONS.append(Options.build({}))
+    return _DEFAULT_OPTIONS[0]
 
 
 def _bind_advice(exc: OSError, host: str, port: int) -> str:
