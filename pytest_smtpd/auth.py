@@ -58,7 +58,6 @@ class AuthExchange:
         self._initial = initial
         self._user: str | None = None
         self._challenge = ""
-        self._step = 0
 
     @property
     def claimed_user(self) -> str | None:

@@ -86,10 +86,10 @@ def _ini_options(config: pytest.Config) -> tuple[dict[str, Any], Options]:
     return cached
 
 
-def _options_for(item: pytest.Item, overrides: Mapping[str, Any]) -> Options:
+def _options_for(item: pytest.Item, overrides: Mapping[str, Any], ihook: Any) -> Options:
     ini, ini_options = _ini_options(item.config)
     hooked: dict[str, Any] = {}
-    options_hook = item.ihook.pytest_smtpd_options
+    options_hook = ihook.pytest_smtpd_options
     if options_hook.get_hookimpls():
         for result in reversed(options_hook(item=item)):
             if result:
@@ -113,8 +113,7 @@ def _options_for(item: pytest.Item, overrides: Mapping[str, Any]) -> Options:
 class _ItemHooks:
     """The server's hooks, routed through one test item's ``ihook``."""
 
-    def __init__(self, item: pytest.Item) -> None:
-        ihook = item.ihook
+    def __init__(self, ihook: Any) -> None:
         self._ihook = ihook
         self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = None
         self.message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None = None
@@ -145,10 +144,13 @@ class _ItemHooks:
 def _start(item: pytest.Item, overrides: Mapping[str, Any]) -> SMTPServer:
     from .server import SMTPServer
 
-    server = SMTPServer.from_options(_options_for(item, overrides))
-    server.hooks = _ItemHooks(item)
+    ihook = item.ihook  # looked up once: each access searches the conftests
+    server = SMTPServer.from_options(_options_for(item, overrides, ihook))
+    server.hooks = _ItemHooks(ihook)
     server.start()
-    item.ihook.pytest_smtpd_server_started(server=server)
+    started = ihook.pytest_smtpd_server_started
+    if started.get_hookimpls():
+        started(server=server)
     return server
 
 
@@ -257,7 +259,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
     config.stash[_SESSION_REPORTED] = item.stash.setdefault(_REPORTED, set())
     result = yield
     server = config.stash[_SESSION_SERVER]
-    server.hooks = _ItemHooks(item)
+    server.hooks = _ItemHooks(item.ihook)
     _track(item, server)
     if late:
         raise _thread_error(late, "between the tests that used it")

@@ -471,7 +471,6 @@ class Recorder:
         self._violations: list[Violation] = []
         self._errors: list[ServerError] = []
         self._next_session = 1
-        self.generation = 0  # bumped by clear(): records of older sessions are dropped
 
     # Writing (server thread) ------------------------------------------------------
 
@@ -481,9 +480,6 @@ class Recorder:
             self._next_session += 1
             self._sessions[sid] = _SessionState(sid, peer, time.time())
             return sid
-
-    def _state(self, sid: int) -> _SessionState | None:
-        return self._sessions.get(sid)
 
     def record_command(self, sid: int, command: Command) -> None:
         """Record a command (AUTH secrets are already masked in it)."""

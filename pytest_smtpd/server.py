@@ -103,10 +103,6 @@ class _Client:
         self.events = selectors.EVENT_READ  # 0: not registered with the selector
 
 
-#: Stands for the greeting where an event is expected.
-_CONNECT = Command("CONNECT")
-
-
 class SMTPServer:
     """An SMTP server on loopback, in a background thread, recording everything.
 
@@ -453,6 +449,8 @@ class SMTPServer:
         assert listener is not None
         assert wake is not None
         try:
+            if self._stopping:  # stopped before this thread first ran: nothing to serve
+                return
             self._read_buffer = bytearray(_RECV_SIZE)
             self._read_view = memoryview(self._read_buffer)
             selector = self._selector = selectors.DefaultSelector()
