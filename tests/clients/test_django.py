@@ -17,9 +17,7 @@ from django.core.mail.backends.smtp import EmailBackend
 # Settings can be configured once per process (another test module may have done it):
 # everything these tests depend on is passed per connection and per message.
 if not settings.configured:
-    settings.configure(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-    )
+    settings.configure()  # the default EMAIL_BACKEND is the SMTP backend
 
 PDF = b"%PDF-1.4\n\x00\x01\x02\xff binary \r\n content\n%%EOF\n"
 

@@ -45,5 +45,7 @@ def test_two_workers_each_get_their_own_servers(pytester: pytest.Pytester) -> No
     records = [json.loads(path.read_text()) for path in sorted(report_dir.iterdir())]
     assert sorted(r["n"] for r in records) == list(range(INNER_TESTS))
     assert {r["worker"] for r in records} == {"gw0", "gw1"}
-    ports = [r["port"] for r in records]
-    assert len(set(ports)) == INNER_TESTS, f"two tests' servers shared a port: {ports}"
+    # Each inner test asserted that its server got its own message and nothing
+    # else. Ports are not compared: a port freed by one test may be handed to a
+    # later one, which is no collision.
+    assert all(r["port"] > 0 for r in records)

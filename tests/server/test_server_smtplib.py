@@ -171,9 +171,10 @@ def test_transcript_renders_lines_as_sent() -> None:
     assert lines[1] == "S: 220 localhost ESMTP pytest-smtpd"
     assert lines[2] == "C: ehlo client.example"
     assert lines[3] == "S: 250-localhost"
-    assert f"C: mail FROM:<{SENDER}> size={len(data)}" in lines
+    # smtplib's case for "FROM:" changed in Python 3.13: compare without it.
+    assert f"c: mail from:<{SENDER}> size={len(data)}" in [line.lower() for line in lines]
     assert "S: 250 2.1.0 OK" in lines
-    assert "C: rcpt TO:<bob@example.com>" in lines
+    assert "c: rcpt to:<bob@example.com>" in [line.lower() for line in lines]
     assert "S: 250 2.1.5 OK" in lines
     data_at = lines.index("C: data")
     assert lines[data_at + 1 : data_at + 9] == [
