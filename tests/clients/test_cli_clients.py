@@ -62,21 +62,6 @@ def test_swaks_reports_rejected_recipient(smtpd: SMTPServer) -> None:
     assert smtpd.messages == []
 
 
-def test_curl_smtp(smtpd: SMTPServer, tmp_path: pytest.TempPathFactory) -> None:
-    curl = _need("curl")
-    mail = tmp_path / "mail.txt"  # type: ignore[operator]
-    mail.write_bytes(b"Subject: from curl\r\nFrom: curl@example.com\r\n\r\nhello from curl\r\n")
-    result = _run(
-        curl, "--silent", "--show-error",
-        f"smtp://{smtpd.host}:{smtpd.port}",
-        "--mail-from", "curl@example.com", "--mail-rcpt", "c@example.com",
-        "--upload-file", str(mail),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    msg = smtpd.assert_sent(sender="curl@example.com", to="c@example.com", subject="from curl")
-    assert msg.text == "hello from curl\n"
-
-
 def test_curl_reports_rejected_recipient(smtpd: SMTPServer, tmp_path: pytest.TempPathFactory) -> None:
     curl = _need("curl")
     smtpd.on("RCPT").reply(550, "5.1.1 No such user")
@@ -91,3 +76,80 @@ def test_curl_reports_rejected_recipient(smtpd: SMTPServer, tmp_path: pytest.Tem
     assert result.returncode == 55, result.stderr  # CURLE_SEND_ERROR: "RCPT failed: 550"
     assert "550" in result.stderr
     assert smtpd.messages == []
+
+
+def _need_swaks_tls() -> str:
+    swaks = _need("swaks")
+    support = _run(swaks, "--support").stdout + _run(swaks, "--support").stderr
+    if "TLS supported" not in support:
+        pytest.skip("swaks has no TLS here (apt-get install libnet-ssleay-perl); .ci/run installs it")
+    return swaks
+
+
+@pytest.mark.smtpd(starttls=True, users={"alice": "s3cret"}, auth_required=True)
+def test_swaks_starttls_and_auth(smtpd: SMTPServer) -> None:
+    pytest.importorskip("trustme", reason="TLS needs the 'tls' extra")
+    swaks = _need_swaks_tls()
+    result = _run(
+        swaks, "--server", smtpd.host, "--port", str(smtpd.port),
+        "--tls", "--tls-verify", "--tls-ca-path", smtpd.ca_file,
+        "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "s3cret",
+        "--from", "swaks@example.com", "--to", "secure@example.com",
+        "--header", "Subject: over TLS",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    msg = smtpd.assert_sent(to="secure@example.com", subject="over TLS")
+    assert msg.session.tls
+    assert msg.session.auth_user == "alice"
+    assert msg.session.auth_mechanism == "PLAIN"
+    assert "s3cret" not in str(smtpd.transcript)
+
+
+# A message with what trips clients and servers up: a dot-leading line, a line
+# of 998 characters (the most RFC 5321 allows) and a UTF-8 subject (RFC 2047).
+TRICKY = (
+    b"Subject: =?utf-8?b?R3LDvMOfZSBhdXMgY3VybA==?=\r\n"
+    b"From: curl@example.com\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"first line\r\n"
+    b".a line that starts with a dot\r\n" + b"z" * 998 + b"\r\n"
+)
+
+
+def test_curl_smtp(smtpd: SMTPServer, tmp_path: pytest.TempPathFactory) -> None:
+    curl = _need("curl")
+    mail = tmp_path / "mail.txt"  # type: ignore[operator]
+    mail.write_bytes(TRICKY)
+    result = _run(
+        curl, "--silent", "--show-error",
+        f"smtp://{smtpd.host}:{smtpd.port}",
+        "--mail-from", "curl@example.com", "--mail-rcpt", "c@example.com",
+        "--upload-file", str(mail),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    msg = smtpd.assert_sent(sender="curl@example.com", to="c@example.com", subject="Grüße aus curl")
+    assert msg.data == TRICKY  # curl dot-stuffed the line; the server took the dot off again
+    assert msg.text == "first line\n.a line that starts with a dot\n" + "z" * 998 + "\n"
+    smtpd.assert_no_violations()
+
+
+@pytest.mark.smtpd(starttls=True, users={"alice": "s3cret"})
+def test_curl_ssl_reqd_and_login(smtpd: SMTPServer, tmp_path: pytest.TempPathFactory) -> None:
+    pytest.importorskip("trustme", reason="TLS needs the 'tls' extra")
+    curl = _need("curl")
+    mail = tmp_path / "mail.txt"  # type: ignore[operator]
+    mail.write_bytes(TRICKY)
+    result = _run(
+        curl, "--silent", "--show-error", "--ssl-reqd", "--cacert", smtpd.ca_file,
+        "--user", "alice:s3cret",
+        f"smtp://{smtpd.host}:{smtpd.port}",
+        "--mail-from", "curl@example.com", "--mail-rcpt", "c@example.com",
+        "--upload-file", str(mail),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    msg = smtpd.assert_sent(subject="Grüße aus curl")
+    assert msg.session.tls
+    assert msg.session.auth_user == "alice"
+    assert msg.data == TRICKY
