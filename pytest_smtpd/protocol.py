@@ -842,6 +842,22 @@ class Connection:
         self._auth_candidate = None
         self._auth_outcome = None
 
+    def _envelope(
+        self, verb: str, argument: str, raw: bytes, keyword: str, allowed: Mapping[str, str]
+    ) -> tuple[Command, Reply | None]:
+        """MAIL or RCPT parsed: the command, and the refusal when its path or parameters are bad."""
+        address, params_text, error = self._parse_path(verb, argument, keyword)
+        if address is None:
+            return Command(verb, argument, line=raw), self._r(501, "5.5.4", error)
+        mail = keyword == "FROM:"
+        reason = self._check_address(address, allow_empty=mail)
+        if reason:
+            # RFC 3463: X.1.7 bad sender's mailbox syntax, X.1.3 bad destination's.
+            bad = self._r(501, "5.1.7" if mail else "5.1.3", reason)
+            return Command(verb, argument, address=address, line=raw), bad
+        params, bad_params = self._parse_params(params_text, allowed)
+        return Command(verb, argument, address=address, params=params, line=raw), bad_params
+
     def _mail(self, verb: str, argument: str, raw: bytes) -> Event:
         if self.config.tls_required and not self.tls:
             cmd = Command(verb, argument, line=raw)
@@ -849,17 +865,11 @@ class Connection:
         if self.config.auth_required and self.auth_mechanism is None:
             cmd = Command(verb, argument, line=raw)
             return self._emit(cmd, self._r(530, "5.7.0", "Authentication required"))
-        address, params_text, error = self._parse_path(verb, argument, "FROM:")
-        if address is None:
-            return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.4", error))
-        cmd = Command(verb, argument, address=address, line=raw)
-        reason = self._check_address(address, allow_empty=True)
-        if reason:
-            return self._emit(cmd, self._r(501, "5.1.7", reason))
-        params, bad = self._parse_params(params_text, _MAIL_PARAMS)
-        cmd = Command(verb, argument, address=address, params=params, line=raw)
+        cmd, bad = self._envelope(verb, argument, raw, "FROM:", _MAIL_PARAMS)
         if bad is not None:
             return self._emit(cmd, bad)
+        address, params = cmd.address, cmd.params
+        assert address is not None
         size = params.get("SIZE")
         if "SIZE" in params:
             if size is None or not (size.isascii() and size.isdigit()):
@@ -882,17 +892,11 @@ class Connection:
 
     def _rcpt(self, verb: str, argument: str, raw: bytes) -> Event:
         assert self._txn is not None
-        address, params_text, error = self._parse_path(verb, argument, "TO:")
-        if address is None:
-            return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.4", error))
-        cmd = Command(verb, argument, address=address, line=raw)
-        reason = self._check_address(address, allow_empty=False)
-        if reason:
-            return self._emit(cmd, self._r(501, "5.1.3", reason))
-        params, bad = self._parse_params(params_text, _RCPT_PARAMS)
-        cmd = Command(verb, argument, address=address, params=params, line=raw)
+        cmd, bad = self._envelope(verb, argument, raw, "TO:", _RCPT_PARAMS)
         if bad is not None:
             return self._emit(cmd, bad)
+        address, params = cmd.address, cmd.params
+        assert address is not None
         notify = params.get("NOTIFY")
         if "NOTIFY" in params:
             values = {v.upper() for v in (notify or "").split(",")}
