@@ -34,8 +34,14 @@ def test_debugging_server(tmp_path: Path) -> None:
                 pass
             assert "subject 'Hello from the debugging server'" in line
         finally:
-            server.send_signal(signal.SIGINT)
-            assert server.wait(timeout=10) == 0
+            server.send_signal(signal.SIGINT)  # Ctrl-C
+            try:
+                status = server.wait(timeout=30)
+            finally:
+                if server.poll() is None:  # never leave it running, whatever failed
+                    server.kill()
+                    server.wait()
             reader.join()
+    assert status == 0
     (saved,) = tmp_path.glob("1-*.eml")
     assert b"It works." in saved.read_bytes()
