@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import hookspec
-from .errors import ServerThreadError
 from .options import OPTION_NAMES, Options, parse_ini
 
 if TYPE_CHECKING:
@@ -161,18 +160,8 @@ def _track(item: pytest.Item, server: SMTPServer) -> None:
 def _raise_late(server: SMTPServer, reported: set[int], when: str) -> None:
     """Fail for errors of the session server that no test has reported yet."""
     late = [e for e in server.errors if id(e) not in reported]
-    if late:
-        reported.update(id(e) for e in late)
-        raise _thread_error(late, when)
-
-
-def _thread_error(errors: list[ServerError], when: str) -> ServerThreadError:
-    summary = "\n".join(f"  {e.where}: {type(e.exception).__name__}: {e.exception}" for e in errors)
-    error = ServerThreadError(
-        f"{len(errors)} exception(s) in the SMTP server thread {when} (the client got 451 4.3.0):\n{summary}"
-    )
-    error.__cause__ = errors[0].exception
-    return error
+    reported.update(id(e) for e in late)
+    server.raise_errors(late, when)
 
 
 def _check(item: pytest.Item) -> None:
@@ -182,7 +171,7 @@ def _check(item: pytest.Item) -> None:
         errors = [e for e in server.errors if id(e) not in reported]
         if errors:
             reported.update(id(e) for e in errors)
-            server.raise_errors()
+            server.raise_errors(errors)
         if server.options.strict:
             found = [v for v in server.violations if id(v) not in reported]
             if found:
@@ -261,8 +250,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
     server = config.stash[_SESSION_SERVER]
     server.hooks = _ItemHooks(item.ihook)
     _track(item, server)
-    if late:
-        raise _thread_error(late, "between the tests that used it")
+    server.raise_errors(late, "between the tests that used it")
     return result
 
 

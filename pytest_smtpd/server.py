@@ -19,7 +19,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigurationError, ServerThreadError, StartError
@@ -432,14 +432,18 @@ class SMTPServer:
         finally:
             self._message_listeners.remove(notify)
 
-    def raise_errors(self) -> None:
-        """Raise :class:`ServerThreadError` (from the first) if the server thread raised."""
-        errors = self.errors
+    def raise_errors(self, errors: Sequence[ServerError] | None = None, when: str = "") -> None:
+        """Raise :class:`ServerThreadError` (from the first) if the server thread raised.
+
+        ``errors`` narrows it to some of :attr:`errors`; ``when`` is added to the message.
+        """
+        errors = self.errors if errors is None else errors
         if not errors:
             return
         summary = "\n".join(f"  {e.where}: {type(e.exception).__name__}: {e.exception}" for e in errors)
         raise ServerThreadError(
-            f"{len(errors)} exception(s) in the SMTP server thread (the client got 451 4.3.0):\n{summary}"
+            f"{len(errors)} exception(s) in the SMTP server thread{' ' + when if when else ''}"
+            f" (the client got 451 4.3.0):\n{summary}"
         ) from errors[0].exception
 
     # The server thread -----------------------------------------------------------
