@@ -46,7 +46,11 @@ def pytest_smtpd_options(item: pytest.Item) -> Mapping[str, Any] | None:
 
 
 def pytest_smtpd_server_started(server: SMTPServer) -> None:
-    """A server was started for a test (called in the test's thread)."""
+    """A server was started for a test (called in the test's thread).
+
+    Reading ``server.port`` or ``server.address`` here starts the server thread,
+    as it does in the test, so the port can be handed to the application.
+    """
 
 
 def pytest_smtpd_session_ended(session: Session) -> None:

@@ -8,7 +8,7 @@ the ``smtpd_<option>`` ini keys, and the built-in defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,6 +28,8 @@ _REPORTED = pytest.StashKey[set[int]]()
 _SESSION_REPORTED = pytest.StashKey[set[int]]()
 _SESSION_SERVER = pytest.StashKey["SMTPServer"]()
 _INI = pytest.StashKey[tuple[dict[str, Any], Options]]()
+_BUILT = pytest.StashKey[dict[Hashable, Options]]()
+_BUILT_KEPT = 256
 
 SMTPServerFactory = Callable[..., "SMTPServer"]
 
@@ -103,10 +105,21 @@ def _options_for(item: pytest.Item, overrides: Mapping[str, Any], ihook: Any) ->
         marker.update(mark.kwargs)
     if not (hooked or marker or overrides):
         return ini_options  # the common case: nothing per test
-    for where, layer in (("pytest_smtpd_options hook", hooked), ("@pytest.mark.smtpd", marker)):
-        if layer:
-            Options.build(layer, where=where)  # name the layer in the error
-    return Options.build(ini, hooked, marker, overrides, where="smtpd_factory()")
+    key: Hashable | None
+    try:  # the same marker on many tests: build (and check) its options once
+        key = tuple(frozenset((n, type(v), v) for n, v in layer.items()) for layer in (hooked, marker, overrides))
+    except TypeError:  # an unhashable value, e.g. users={...}: build every time
+        key = None
+    cache = item.config.stash.setdefault(_BUILT, {})
+    built = cache.get(key) if key is not None else None
+    if built is None:
+        for where, layer in (("pytest_smtpd_options hook", hooked), ("@pytest.mark.smtpd", marker)):
+            if layer:
+                Options.build(layer, where=where)  # name the layer in the error
+        built = Options.build(ini, hooked, marker, overrides, where="smtpd_factory()")
+        if key is not None and len(cache) < _BUILT_KEPT:
+            cache[key] = built
+    return built
 
 
 class _ItemHooks:
@@ -146,7 +159,8 @@ def _start(item: pytest.Item, overrides: Mapping[str, Any]) -> SMTPServer:
     ihook = item.ihook  # looked up once: each access searches the conftests
     server = SMTPServer.from_options(_options_for(item, overrides, ihook))
     server.hooks = _ItemHooks(ihook)
-    server.start()
+    # The thread starts when the test first reads the port: an unused fixture costs a socket.
+    server.start_on_demand()
     started = ihook.pytest_smtpd_server_started
     if started.get_hookimpls():
         started(server=server)

@@ -137,6 +137,9 @@ class SMTPServer:
         self._client_context: ssl.SSLContext | None = None
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        # start_on_demand(): listening, the thread not started until the port is read.
+        self._deferred = False
+        self._launch_lock = threading.Lock()
         self._selector: selectors.BaseSelector | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -162,11 +165,32 @@ class SMTPServer:
     @property
     def running(self) -> bool:
         """True between ``start()`` and ``stop()``."""
-        return self._thread is not None
+        return self._thread is not None or self._deferred
 
     def start(self) -> SMTPServer:
         """Bind, listen and start the server thread. Returns the server."""
-        if self._thread is not None:
+        self._listen()
+        self._launch()
+        return self
+
+    def start_on_demand(self) -> SMTPServer:
+        """Bind and listen now; start the server thread when :attr:`port` or
+        :attr:`address` is first read. Returns the server.
+
+        A client cannot connect to an ephemeral port before it learns the port,
+        so a server nobody talks to costs a socket and no thread: the
+        ``smtpd`` fixtures start their servers this way. With a fixed ``port``
+        the thread starts at once, as with :meth:`start`.
+        """
+        self._listen()
+        if self.options.port:
+            self._launch()
+        else:
+            self._deferred = True
+        return self
+
+    def _listen(self) -> None:
+        if self.running:
             raise RuntimeError("this SMTPServer is already running")
         host, port = self.options.host, self.options.port
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -179,21 +203,36 @@ class SMTPServer:
         except OSError as exc:
             listener.close()
             raise StartError(_bind_advice(exc, host, port)) from exc
-        bound = listener.getsockname()
-        self._address = (host, bound[1])
+        self._address = (host, listener.getsockname()[1])
         self._listener = listener
+
+    def _launch(self) -> None:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"pytest-smtpd {host}:{bound[1]}", daemon=True)
+        host, port = self._address
+        self._thread = threading.Thread(target=self._run, name=f"pytest-smtpd {host}:{port}", daemon=True)
         self._thread.start()
-        return self
+
+    def _launch_deferred(self) -> None:
+        with self._launch_lock:
+            if self._deferred:
+                self._launch()
+                self._deferred = False
 
     def stop(self) -> None:
         """Stop serving: answer connected clients 421, close every socket, join the thread.
 
         Safe to call twice, and from a hook running in the server thread.
         """
+        if self._deferred:
+            with self._launch_lock:
+                if self._deferred:  # never launched: nobody could connect
+                    self._deferred = False
+                    if self._listener is not None:
+                        self._listener.close()
+                        self._listener = None
+                    return
         thread = self._thread
         if thread is None:
             return
@@ -209,7 +248,7 @@ class SMTPServer:
         self._thread = None
 
     def __enter__(self) -> SMTPServer:
-        return self.start() if self._thread is None else self
+        return self if self.running else self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -218,7 +257,8 @@ class SMTPServer:
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
-        return f"<SMTPServer {self.host}:{self.port} {state}, {len(self.messages)} message(s)>"
+        host, port = self._address
+        return f"<SMTPServer {host}:{port} {state}, {len(self.messages)} message(s)>"
 
     # Where it listens -----------------------------------------------------------------
 
@@ -230,11 +270,15 @@ class SMTPServer:
     @property
     def port(self) -> int:
         """The port it listens on (the ephemeral one picked when ``port=0``)."""
+        if self._deferred:
+            self._launch_deferred()
         return self._address[1]
 
     @property
     def address(self) -> tuple[str, int]:
         """``(host, port)``, for ``smtplib.SMTP(*smtpd.address)``."""
+        if self._deferred:
+            self._launch_deferred()
         return self._address
 
     @property

@@ -60,6 +60,89 @@ def test_smtpd_is_fresh_per_test_and_stopped_at_teardown(pytester: pytest.Pytest
     pytester.runpytest().assert_outcomes(passed=2)
 
 
+def test_the_server_thread_starts_when_the_test_reads_the_port(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+        import threading
+
+        def server_threads():
+            return [t for t in threading.enumerate() if t.name.startswith("pytest-smtpd ")]
+
+        def test_unused(smtpd):
+            assert smtpd.running
+            assert server_threads() == []
+            smtpd.on("RCPT").reply(550, "5.1.1 No such user")  # scripting needs no thread
+            assert smtpd.messages == [] and smtpd.sessions == []
+            assert server_threads() == []
+
+        def test_used(smtpd):
+            with smtplib.SMTP(smtpd.host, smtpd.port) as client:
+                assert client.noop()[0] == 250
+            assert [t.name for t in server_threads()] == [f"pytest-smtpd 127.0.0.1:{smtpd.port}"]
+
+        def test_factory(smtpd_factory):
+            server = smtpd_factory()
+            assert server_threads() == []
+            server.address
+            assert len(server_threads()) == 1
+
+        def test_none_left():
+            assert server_threads() == []
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+
+
+def test_a_server_started_hook_that_publishes_the_port_gets_a_serving_server(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import os
+
+        def pytest_smtpd_server_started(server):
+            os.environ["APP_SMTP_PORT"] = str(server.port)
+        """
+    )
+    pytester.makepyfile(
+        """
+        import os
+        import smtplib
+
+        def send_like_an_app():
+            # The application reads its configuration, never the fixture.
+            with smtplib.SMTP("127.0.0.1", int(os.environ["APP_SMTP_PORT"]), timeout=10) as client:
+                client.sendmail("app@example.com", ["ops@example.com"], "Subject: report\\r\\n\\r\\nok\\r\\n")
+
+        def test_app(smtpd):
+            send_like_an_app()
+            smtpd.assert_sent(to="ops@example.com", subject="report")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_fixed_port_is_served_before_anyone_reads_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+        import socket
+
+        import pytest
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            PORT = probe.getsockname()[1]
+
+        @pytest.mark.smtpd(port=PORT)
+        def test_app(smtpd):
+            with smtplib.SMTP("127.0.0.1", PORT, timeout=10) as client:
+                client.sendmail("app@example.com", ["ops@example.com"], "Subject: fixed\\r\\n\\r\\nok\\r\\n")
+            smtpd.assert_sent(subject="fixed")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_smtpd_factory_makes_servers_with_their_own_options(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -345,6 +345,41 @@ def test_bad_value_in_marker(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*smtpd option port must be a non-negative int, not 'x'*"])
 
 
+def test_markers_repeated_over_tests_keep_their_own_options(pytester: pytest.Pytester) -> None:
+    # Options built for one marker are reused by the next test with the same
+    # marker; equal-but-different values (1, 1.0, True) must not share them.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.smtpd(timeout=1)
+        def test_int(smtpd):
+            assert smtpd.options.timeout == 1.0
+
+        @pytest.mark.smtpd(timeout=1)
+        def test_int_again(smtpd):
+            assert smtpd.options.timeout == 1.0
+
+        @pytest.mark.smtpd(timeout=True)
+        def test_bool(smtpd):
+            pass
+
+        @pytest.mark.smtpd(extensions=["SIZE"])
+        def test_unhashable(smtpd):
+            assert smtpd.options.extensions == ("SIZE",)
+
+        @pytest.mark.smtpd(extensions=["SIZE", "DSN"])
+        def test_unhashable_other(smtpd):
+            assert smtpd.options.extensions == ("SIZE", "DSN")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_bool*", "*smtpd option timeout must be a positive number of seconds, not True*"]
+    )
+
+
 def test_bad_value_in_ini(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "smtpd_port = x")
     pytester.makepyfile("def test_bad_port(smtpd):\n    pass\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import threading
 import time
 
 import pytest
@@ -83,6 +84,94 @@ def test_stop_twice_and_stop_before_start_are_harmless() -> None:
 def test_start_twice_is_an_error() -> None:
     with SMTPServer() as server, pytest.raises(RuntimeError, match="already running"):
         server.start()
+
+
+def test_start_on_demand_listens_now_and_starts_the_thread_when_the_port_is_read() -> None:
+    before = pytest_smtpd_threads()
+    server = SMTPServer().start_on_demand()
+    try:
+        assert server.running
+        assert pytest_smtpd_threads() - before == set()
+        assert repr(server).startswith("<SMTPServer 127.0.0.1:")  # repr does not start it
+        assert pytest_smtpd_threads() - before == set()
+
+        port = server.port
+
+        [thread] = pytest_smtpd_threads() - before
+        assert thread.name == f"pytest-smtpd 127.0.0.1:{port}"
+        assert server.address == ("127.0.0.1", port)
+        with smtplib.SMTP(*server.address) as client:
+            assert client.sendmail("alice@example.com", ["bob@example.com"], DATA) == {}
+        server.assert_sent(to="bob@example.com", subject="lifecycle")
+    finally:
+        server.stop()
+    assert not server.running
+    assert not thread.is_alive()
+
+
+def test_reading_the_address_starts_the_thread_too() -> None:
+    before = pytest_smtpd_threads()
+    with SMTPServer().start_on_demand() as server:
+        host, port = server.address
+        assert len(pytest_smtpd_threads() - before) == 1
+        with smtplib.SMTP(host, port) as client:
+            assert client.noop()[0] == 250
+
+
+def test_a_server_never_asked_for_its_port_stops_without_a_thread() -> None:
+    before = pytest_smtpd_threads()
+    server = SMTPServer().start_on_demand()
+    listener = server._listener
+    assert listener is not None
+
+    server.stop()
+    server.stop()
+
+    assert not server.running
+    assert listener.fileno() == -1  # closed
+    assert pytest_smtpd_threads() - before == set()
+    with pytest.raises(RuntimeError, match="already running"), SMTPServer().start_on_demand() as again:
+        again.start()
+    server.start()  # a stopped server starts again
+    try:
+        assert server.running
+        with smtplib.SMTP(*server.address) as client:
+            assert client.noop()[0] == 250
+    finally:
+        server.stop()
+
+
+def test_start_on_demand_with_a_fixed_port_starts_the_thread_at_once() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    before = pytest_smtpd_threads()
+    with SMTPServer(port=port).start_on_demand() as server:
+        # A client configured with the port never reads server.port: it must be answered.
+        assert len(pytest_smtpd_threads() - before) == 1
+        with RawClient(("127.0.0.1", port)) as client:
+            assert client.read_reply()[0].startswith("220 ")
+        assert len(server.sessions) == 1
+
+
+def test_threads_racing_for_the_port_start_one_server_thread() -> None:
+    before = pytest_smtpd_threads()
+    with SMTPServer().start_on_demand() as server:
+        barrier = threading.Barrier(8)
+        ports: list[int] = []
+
+        def read() -> None:
+            barrier.wait()
+            ports.append(server.port)
+
+        readers = [threading.Thread(target=read) for _ in range(8)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        assert len(set(ports)) == 1
+        assert len(pytest_smtpd_threads() - before) == 1
+    assert pytest_smtpd_threads() - before == set()
 
 
 def test_occupied_port_raises_start_error_at_once() -> None:
