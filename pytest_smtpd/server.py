@@ -53,6 +53,7 @@ _RECV_SIZE = 64 * 1024
 _OUTPUT_HIGH_WATER = 1024 * 1024
 #: While a reply is delayed, stop reading once the core holds this much unparsed input.
 _INPUT_HIGH_WATER = 1024 * 1024
+_NEVER = float("inf")
 
 
 class ServerHooks(Protocol):
@@ -85,12 +86,12 @@ class _Client:
         "tls_out",
     )
 
-    def __init__(self, sock: socket.socket, core: Connection, sid: int, peer: tuple[str, int], deadline: float):
+    def __init__(self, sock: socket.socket, core: Connection, sid: int, peer: tuple[str, int]):
         self.sock = sock
         self.core = core
         self.sid = sid
         self.peer = peer
-        self.deadline = deadline
+        self.deadline = _NEVER
         self.out = bytearray()
         self.partial = 0  # content octets since the idle timer last restarted
         self.paused = False  # a delayed reply is pending
@@ -147,6 +148,7 @@ class SMTPServer:
         self._clients: dict[int, _Client] = {}
         self._timers: list[tuple[float, int, _Client, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
+        self._check_at = _NEVER  # no client's timeout runs out before this
         self._address: tuple[str, int] = (self.options.host, self.options.port)
         self._message_listeners: list[Callable[[], None]] = []
         # Made by the server thread when it starts, off the caller's path.
@@ -169,6 +171,7 @@ class SMTPServer:
 
     def start(self) -> SMTPServer:
         """Bind, listen and start the server thread. Returns the server."""
+        self._check_stopped()
         self._listen()
         self._launch()
         return self
@@ -178,20 +181,29 @@ class SMTPServer:
         :attr:`address` is first read. Returns the server.
 
         A client cannot connect to an ephemeral port before it learns the port,
-        so a server nobody talks to costs a socket and no thread: the
-        ``smtpd`` fixtures start their servers this way. With a fixed ``port``
-        the thread starts at once, as with :meth:`start`.
+        so a server nobody talks to costs no thread: the ``smtpd`` fixtures
+        start their servers this way. On the default host, ``127.0.0.1``, even
+        the socket waits for that first read (binding an ephemeral loopback
+        port cannot fail for want of the address). With a fixed ``port`` the
+        thread starts at once, as with :meth:`start`.
         """
+        self._check_stopped()
+        options = self.options
+        if options.port == 0 and options.host == "127.0.0.1":
+            self._deferred = True
+            return self
         self._listen()
-        if self.options.port:
+        if options.port:
             self._launch()
         else:
             self._deferred = True
         return self
 
-    def _listen(self) -> None:
+    def _check_stopped(self) -> None:
         if self.running:
             raise RuntimeError("this SMTPServer is already running")
+
+    def _listen(self) -> None:
         host, port = self.options.host, self.options.port
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -210,6 +222,7 @@ class SMTPServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._stopping = False
+        self._check_at = _NEVER
         host, port = self._address
         self._thread = threading.Thread(target=self._run, name=f"pytest-smtpd {host}:{port}", daemon=True)
         self._thread.start()
@@ -217,6 +230,8 @@ class SMTPServer:
     def _launch_deferred(self) -> None:
         with self._launch_lock:
             if self._deferred:
+                if self._listener is None:
+                    self._listen()
                 self._launch()
                 self._deferred = False
 
@@ -227,7 +242,7 @@ class SMTPServer:
         """
         if self._deferred:
             with self._launch_lock:
-                if self._deferred:  # never launched: nobody could connect
+                if self._deferred:  # never launched: nobody could have connected
                     self._deferred = False
                     if self._listener is not None:
                         self._listener.close()
@@ -505,7 +520,7 @@ class SMTPServer:
             selector.register(listener, selectors.EVENT_READ, None)
             selector.register(wake, selectors.EVENT_READ, None)
             while not self._stopping:
-                for key, mask in selector.select(self._next_timeout()):
+                for key, mask in selector.select(self._tick()):
                     client = key.data
                     if client is None:
                         if key.fileobj is listener:
@@ -520,34 +535,47 @@ class SMTPServer:
                     except Exception as exc:  # never let one client kill the server
                         self._error(exc, client.sid, "server")
                         self._close(client, Ending.ERROR)
-                self._run_timers()
         except Exception as exc:  # pragma: no cover - a bug in the loop itself
             self._error(exc, None, "server loop")
         finally:
             self._shutdown()
 
-    def _next_timeout(self) -> float | None:
+    def _tick(self) -> float | None:
+        """Fire the delays and timeouts that are due; return how long the loop may sleep."""
         now = time.monotonic()
-        soonest = self._timers[0][0] if self._timers else None
-        for client in self._clients.values():
-            if not client.paused and client.closing is None and (soonest is None or client.deadline < soonest):
-                soonest = client.deadline
-        return None if soonest is None else max(0.0, soonest - now)
-
-    def _run_timers(self) -> None:
-        now = time.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, client, callback = heapq.heappop(self._timers)
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, client, callback = heapq.heappop(timers)
             if client.sid in self._clients:
                 callback()
+        if now >= self._check_at:
+            self._expire(now)
+        due = min(self._check_at, timers[0][0]) if timers else self._check_at
+        return None if due == _NEVER else max(0.0, due - now)
+
+    def _expire(self, now: float) -> None:
+        """Close the clients whose timeout ran out; find when the next one can."""
+        self._check_at = _NEVER
         for client in list(self._clients.values()):
-            if not client.paused and client.closing is None and client.deadline <= now:
-                if not client.handshaking:
-                    # Mid-handshake a plaintext reply would only garble it.
-                    reply = client.core.timeout_reply()
-                    self._recorder.record_reply(client.sid, reply)
-                    self._queue(client, reply.to_bytes())
-                self._close_after_flush(client, Ending.TIMEOUT)
+            if client.paused or client.closing is not None:
+                continue
+            if client.deadline > now:
+                self._check_at = min(self._check_at, client.deadline)
+                continue
+            if not client.handshaking:
+                # Mid-handshake a plaintext reply would only garble it.
+                reply = client.core.timeout_reply()
+                self._recorder.record_reply(client.sid, reply)
+                self._queue(client, reply.to_bytes())
+            self._close_after_flush(client, Ending.TIMEOUT)
+
+    def _arm(self, client: _Client) -> None:
+        """Restart the client's timeout: a whole command or content record arrived."""
+        deadline = client.deadline = time.monotonic() + self.options.timeout
+        # Deadlines only move later, so the loop checks them all only once the
+        # earliest one it knows of is due (not on every wake-up).
+        if deadline < self._check_at:
+            self._check_at = deadline
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -565,7 +593,8 @@ class SMTPServer:
                 pass
             peer = (str(addr[0]), int(addr[1]))
             sid = self._recorder.open_session(peer)
-            client = _Client(sock, Connection(self._config), sid, peer, time.monotonic() + self.options.timeout)
+            client = _Client(sock, Connection(self._config), sid, peer)
+            self._arm(client)
             self._clients[sid] = client
             assert self._selector is not None
             self._selector.register(sock, selectors.EVENT_READ, client)
@@ -609,7 +638,7 @@ class SMTPServer:
             has_lf = buffer.find(b"\n", 0, received) >= 0 if data is raw else b"\n" in data
             if client.partial >= TEXT_LINE_LIMIT or has_lf:
                 client.partial = 0
-                client.deadline = time.monotonic() + self.options.timeout
+                self._arm(client)
         core.receive_data(data)
         self._pump(client)
 
@@ -652,7 +681,7 @@ class SMTPServer:
                 self._close(client, Ending.ERROR)
                 return None
             client.handshaking = False
-            client.deadline = time.monotonic() + self.options.timeout  # a whole record too
+            self._arm(client)  # a whole record too
             client.out += tls_out.read()
             cipher = tls.cipher()
             self._recorder.update_session(
@@ -766,7 +795,7 @@ class SMTPServer:
 
     def _resume(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
         client.paused = False
-        client.deadline = time.monotonic() + self.options.timeout
+        self._arm(client)
         self._finish(client, event, message, rule)
         if client.sid in self._clients:
             self._pump(client)
@@ -809,7 +838,7 @@ class SMTPServer:
         # RFC 5321 §4.5.3.2.7: the timeout runs while the server awaits the next
         # command, and only a whole command restarts it: a client trickling
         # in a line byte by byte (slowloris) is cut off like an idle one.
-        client.deadline = time.monotonic() + self.options.timeout
+        self._arm(client)
         client.partial = 0
         if message is not None and 200 <= reply.code < 300:
             rec.record_message(message)

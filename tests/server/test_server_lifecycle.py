@@ -118,17 +118,16 @@ def test_reading_the_address_starts_the_thread_too() -> None:
             assert client.noop()[0] == 250
 
 
-def test_a_server_never_asked_for_its_port_stops_without_a_thread() -> None:
+def test_a_server_never_asked_for_its_port_stops_without_a_thread_or_a_socket() -> None:
     before = pytest_smtpd_threads()
     server = SMTPServer().start_on_demand()
-    listener = server._listener
-    assert listener is not None
+    assert server._listener is None  # on 127.0.0.1 even the bind waits for the first read
 
     server.stop()
     server.stop()
 
     assert not server.running
-    assert listener.fileno() == -1  # closed
+    assert server._listener is None
     assert pytest_smtpd_threads() - before == set()
     with pytest.raises(RuntimeError, match="already running"), SMTPServer().start_on_demand() as again:
         again.start()
@@ -139,6 +138,26 @@ def test_a_server_never_asked_for_its_port_stops_without_a_thread() -> None:
             assert client.noop()[0] == 250
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_another_host_is_bound_at_once_and_closed_by_stop() -> None:
+    # Binding to an address other than 127.0.0.1 can fail: it fails here, not at the first read.
+    before = pytest_smtpd_threads()
+    server = SMTPServer(host="::1").start_on_demand()
+    listener = server._listener
+    assert listener is not None
+    assert pytest_smtpd_threads() - before == set()
+
+    server.stop()
+
+    assert listener.fileno() == -1  # closed
+    assert pytest_smtpd_threads() - before == set()
+
+
+def test_a_bad_host_fails_start_on_demand_at_once() -> None:
+    with pytest.raises(StartError, match="not an address of this machine"):
+        SMTPServer(host="192.0.2.1").start_on_demand()
 
 
 def test_start_on_demand_with_a_fixed_port_starts_the_thread_at_once() -> None:
