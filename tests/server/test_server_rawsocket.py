@@ -123,6 +123,30 @@ def test_idle_timeout_before_ehlo_has_no_enhanced_code() -> None:
         assert server.sessions[0].ended is Ending.TIMEOUT
 
 
+def test_a_client_arriving_at_an_idle_server_is_timed_out_too() -> None:
+    timed_out = ["421 4.4.2 localhost Error: timeout exceeded"]
+    with SMTPServer(timeout=0.2) as server:
+        with RawClient(server.address) as first:
+            first.greet()
+            assert first.read_reply() == timed_out
+        # No client left: the server knows of no deadline until the next one arrives.
+        with RawClient(server.address) as second:
+            second.greet()
+            assert second.read_reply() == timed_out
+        assert [s.ended for s in server.sessions] == [Ending.TIMEOUT, Ending.TIMEOUT]
+
+
+def test_a_delayed_reply_stops_the_timeout_and_restarts_it() -> None:
+    with SMTPServer(timeout=0.3) as server, RawClient(server.address) as client:
+        server.on("NOOP").delay(0.6)
+        client.greet()
+
+        assert client.command("NOOP") == ["250 2.0.0 OK"]  # no 421 during the delay
+        assert client.read_reply() == ["421 4.4.2 localhost Error: timeout exceeded"]
+        [session] = server.sessions
+        assert session.ended is Ending.TIMEOUT
+
+
 def test_activity_restarts_the_idle_timer() -> None:
     with SMTPServer(timeout=0.5) as server, RawClient(server.address) as client:
         client.greet()
