@@ -297,4 +297,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if text:
                 name = "smtpd transcript" if len(servers) == 1 else f"smtpd transcript ({server.host}:{server.port})"
                 report.sections.append((f"Captured {name} {call.when}", text))
+    if servers is not None and call.when == "teardown":
+        # The test is over: let its servers and their records go, rather than
+        # keep every test's server alive (and scanned by the GC) to the end.
+        del item.stash[_SERVERS]
     return report

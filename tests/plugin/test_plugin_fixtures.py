@@ -143,6 +143,36 @@ def test_a_fixed_port_is_served_before_anyone_reads_it(pytester: pytest.Pytester
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_a_finished_test_lets_its_servers_and_records_go(pytester: pytest.Pytester) -> None:
+    # A long session must not keep every test's server, and every message, alive to the end.
+    pytester.makepyfile(
+        """
+        import gc
+        import smtplib
+        import weakref
+
+        SERVERS = []
+
+        def test_sends(smtpd):
+            SERVERS.append(weakref.ref(smtpd))
+            with smtplib.SMTP(*smtpd.address, timeout=10) as client:
+                client.sendmail("a@example.com", ["b@example.com"], "Subject: hi\\r\\n\\r\\nhello\\r\\n")
+            smtpd.assert_sent(subject="hi")
+
+        def test_two_servers(smtpd_factory):
+            first, second = smtpd_factory(), smtpd_factory()
+            first.port
+            SERVERS.extend([weakref.ref(first), weakref.ref(second)])
+
+        def test_later():
+            gc.collect()
+            assert len(SERVERS) == 3
+            assert [ref() for ref in SERVERS] == [None, None, None]
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+
 def test_smtpd_factory_makes_servers_with_their_own_options(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
