@@ -180,6 +180,7 @@ class Reply:
 #: The core's own replies, made once: most are the same few texts over and over.
 _REPLIES: dict[tuple[int, str, str], Reply] = {}
 _REPLIES_KEPT = 512
+_GO_AHEAD = Reply(354, "End data with <CR><LF>.<CR><LF>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -923,7 +924,7 @@ class Connection:
         if self._txn.body == "BINARYMIME":
             # RFC 3030 §3: BINARYMIME content goes by BDAT only.
             return self._emit(cmd, self._r(503, "5.5.1", "Error: BINARYMIME requires BDAT"))
-        return self._emit(cmd, Reply(354, "End data with <CR><LF>.<CR><LF>"))
+        return self._emit(cmd, _GO_AHEAD)
 
     def _bdat(self, verb: str, argument: str, raw: bytes) -> Event | None:
         cmd = Command(verb, argument, line=raw)

@@ -462,7 +462,10 @@ class Recorder:
     """
 
     def __init__(self) -> None:
-        self.changed = threading.Condition(threading.Lock())
+        # Writers that notify nobody take the bare lock (the condition's own):
+        # a Condition's ``with`` costs two Python calls on every command.
+        self._lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
         self._sessions: dict[int, _SessionState] = {}
         self._messages: list[Message] = []
         # Entries are kept as recorded and turned into TranscriptLines when read:
@@ -484,7 +487,7 @@ class Recorder:
     def record_command(self, sid: int, command: Command) -> None:
         """Record a command (AUTH secrets are already masked in it)."""
         now = time.time()
-        with self.changed:
+        with self._lock:
             state = self._sessions.get(sid)
             if state is None:
                 return
@@ -494,13 +497,13 @@ class Recorder:
     def record_client_line(self, sid: int, text: str) -> None:
         """A client line that is not a command (an AUTH response), already masked."""
         now = time.time()
-        with self.changed:
+        with self._lock:
             if sid in self._sessions:
                 self._transcript.append((sid, "C", text, now))
 
     def record_reply(self, sid: int, reply: Reply) -> None:
         now = time.time()
-        with self.changed:
+        with self._lock:
             state = self._sessions.get(sid)
             if state is None:
                 return
@@ -509,7 +512,7 @@ class Recorder:
 
     def record_content(self, sid: int, content: bytes, end: str) -> None:
         now = time.time()
-        with self.changed:
+        with self._lock:
             if sid in self._sessions:
                 self._transcript.append((sid, "C", (end, content), now))
 
@@ -540,7 +543,7 @@ class Recorder:
             self.changed.notify_all()
 
     def update_session(self, sid: int, **changes: object) -> None:
-        with self.changed:
+        with self._lock:
             state = self._sessions.get(sid)
             if state is not None:
                 for name, value in changes.items():

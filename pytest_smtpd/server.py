@@ -845,7 +845,10 @@ class SMTPServer:
             for listener in list(self._message_listeners):
                 listener()
         rec.record_reply(client.sid, reply)
-        self._queue(client, core.send(reply))
+        if client.tls is None:
+            client.out += core.send(reply)
+        else:
+            self._queue(client, core.send(reply))
         if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
             rec.update_session(client.sid, helo_name=core.helo_name, greeting=core.greeting_verb)
         elif reply.code == 235 and core.auth_user is not None:
