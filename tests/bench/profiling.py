@@ -4,6 +4,8 @@
 ``python tests/bench/profiling.py one_conn``  one smtplib connection sending small messages
 ``python tests/bench/profiling.py big``       one 20 MiB message
 ``python tests/bench/profiling.py steps``     wall time of each step of the fixture's set-up and teardown
+``python tests/bench/profiling.py floor``     one connection: the bare server, pytest_smtpd's loop with
+                                              canned replies (no parsing, no records), the full server
 
 The client side (and pytest) is profiled in the main thread; the server thread
 gets its own profiler, wrapped around ``SMTPServer._run``. ``--top N`` sets how
@@ -30,10 +32,12 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+from bare_server import BareServer  # noqa: E402
 from fixture_sessions import _write_session  # noqa: E402
 from run import RECIPIENTS, SENDER, big_message, small_message  # noqa: E402
 
-from pytest_smtpd.server import SMTPServer  # noqa: E402
+from pytest_smtpd.records import Ending  # noqa: E402
+from pytest_smtpd.server import SMTPServer, _Client  # noqa: E402
 
 SERVER_PROFILE = cProfile.Profile()
 
@@ -47,9 +51,6 @@ def _profiled_run(original: Callable[[SMTPServer], None]) -> Callable[[SMTPServe
             SERVER_PROFILE.disable()
 
     return run
-
-
-SMTPServer._run = _profiled_run(SMTPServer._run)  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -134,12 +135,95 @@ def steps(cycles: int) -> None:
         print(f"{name:28s} median {statistics.median(values) * 1e3:8.3f} ms   min {min(values) * 1e3:8.3f} ms")
 
 
+class CannedLoopServer(SMTPServer):
+    """pytest_smtpd's loop (selector, reads, writes, timeouts) answering canned replies like the
+    bare server: no protocol core and no records after the greeting. What it reaches is the
+    ceiling of the loop itself; the rest of the gap to the bare server is parsing and recording."""
+
+    def _read(self, client: _Client) -> None:
+        received = client.sock.recv_into(self._read_buffer)
+        if not received:
+            self._close(client, Ending.CLIENT_CLOSED)
+            return
+        unanswered: dict[int, bytes] = self.__dict__.setdefault("_unanswered", {})
+        pending = unanswered.get(client.sid, b"") + bytes(self._read_view[:received])
+        if client.partial:  # in the content
+            if pending.endswith(b"\r\n.\r\n"):
+                client.partial, pending = 0, b""
+                client.out += b"250 2.0.0 OK\r\n"
+        else:
+            verb, pending = pending[:4].upper(), b""
+            if verb == b"DATA":
+                client.partial = 1
+                client.out += b"354 End data with <CR><LF>.<CR><LF>\r\n"
+            elif verb == b"EHLO":
+                client.out += b"250-localhost\r\n250 8BITMIME\r\n"
+            elif verb == b"QUIT":
+                client.out += b"221 2.0.0 Bye\r\n"
+                client.closing = Ending.QUIT
+            else:
+                client.out += b"250 2.0.0 OK\r\n"
+        unanswered[client.sid] = pending
+        self._flush(client)
+
+
+def floor(messages: int, rounds: int) -> None:
+    """Messages per second and server-thread CPU per message on one smtplib connection, interleaved."""
+    import threading
+
+    message = small_message()
+    results: dict[str, list[tuple[float, float]]] = {}
+
+    cpu_used: dict[str, float] = {}
+
+    def thread_cpu(target: Callable[..., None]) -> Callable[..., None]:
+        def timed(*args: Any) -> None:
+            t0 = time.thread_time()
+            try:
+                target(*args)
+            finally:
+                cpu_used[threading.current_thread().name] = time.thread_time() - t0
+
+        return timed
+
+    # The serving threads' CPU clocks, read as each thread ends.
+    BareServer._serve = thread_cpu(BareServer._serve)  # type: ignore[method-assign]
+    SMTPServer._run = thread_cpu(SMTPServer._run)  # type: ignore[method-assign]
+    kinds: dict[str, Callable[[], Any]] = {
+        "bare socket server": lambda: BareServer().start(),
+        "pytest_smtpd loop, canned replies": lambda: CannedLoopServer().start(),
+        "pytest_smtpd": lambda: SMTPServer().start(),
+    }
+    for round_ in range(rounds):
+        for name in kinds if round_ % 2 == 0 else reversed(list(kinds)):
+            cpu_used.clear()
+            server = kinds[name]()
+            with smtplib.SMTP(*server.address) as client:
+                client.ehlo()
+                for _ in range(20):
+                    client.sendmail(SENDER, RECIPIENTS, message)
+                t0 = time.perf_counter()
+                for _ in range(messages):
+                    client.sendmail(SENDER, RECIPIENTS, message)
+                elapsed = time.perf_counter() - t0
+            server.stop()
+            cpu = sum(cpu_used.values()) / (messages + 20)
+            results.setdefault(name, []).append((messages / elapsed, cpu))
+    bare = statistics.median(rate for rate, _ in results["bare socket server"])
+    print(f"one smtplib connection, {messages} x 1 KiB, median of {rounds} rounds")
+    for name, values in results.items():
+        rate = statistics.median(r for r, _ in values)
+        cpu = statistics.median(c for _, c in values)
+        print(f"{name:36s} {rate:7.0f} msgs/s  {rate / bare:5.2f}x bare   server thread {cpu * 1e6:5.0f} us CPU/msg")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("what", choices=("fixture", "one_conn", "big", "steps"))
+    parser.add_argument("what", choices=("fixture", "one_conn", "big", "steps", "floor"))
     parser.add_argument("--tests", type=int, default=300)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--mib", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"))
     parser.add_argument("--callers", action="append", default=[], help="also list the callers of matching functions")
@@ -147,7 +231,11 @@ def main() -> None:
     args = parser.parse_args()
     CALLERS.extend(args.callers)
     CALLEES.extend(args.callees)
-    if args.what == "fixture":
+    if args.what in ("fixture", "one_conn", "big"):
+        SMTPServer._run = _profiled_run(SMTPServer._run)  # type: ignore[method-assign]
+    if args.what == "floor":
+        floor(args.messages, args.rounds)
+    elif args.what == "fixture":
         profile_fixture(args.tests, args.top, args.sort)
     elif args.what == "one_conn":
         profile_one_conn(args.messages, args.top, args.sort)
