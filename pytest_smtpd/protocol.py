@@ -889,6 +889,8 @@ class Connection:
         if not address.isascii() and "SMTPUTF8" not in params:
             self._violation("non-ascii-address", f"MAIL FROM:<{address}> without SMTPUTF8")
             return self._emit(cmd, self._r(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
+        if not address.isascii() and not _is_utf8(raw):
+            return self._emit(cmd, self._not_utf8("MAIL", "5.1.7"))
         return self._emit(cmd, self._r(250, "2.1.0", "OK"))
 
     def _rcpt(self, verb: str, argument: str, raw: bytes) -> Event:
@@ -912,9 +914,16 @@ class Connection:
         if not address.isascii() and not self._txn.smtputf8:
             self._violation("non-ascii-address", f"RCPT TO:<{address}> without SMTPUTF8")
             return self._emit(cmd, self._r(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
+        if not address.isascii() and not _is_utf8(raw):
+            return self._emit(cmd, self._not_utf8("RCPT", "5.1.3"))
         if len(self._txn.recipients) >= self.config.max_recipients:
             return self._emit(cmd, self._r(452, "4.5.3", "Too many recipients"))
         return self._emit(cmd, self._r(250, "2.1.5", "OK"))
+
+    def _not_utf8(self, verb: str, enhanced: str) -> Reply:
+        # RFC 6531 §3.3: with SMTPUTF8 an address is UTF-8; other octets are a syntax error.
+        self._violation("bad-octet", f"{verb} address is not valid UTF-8")
+        return self._r(501, enhanced, "Bad address syntax: not UTF-8")
 
     def _data_cmd(self, verb: str, argument: str, raw: bytes) -> Event:
         assert self._txn is not None
@@ -1137,6 +1146,14 @@ def _lf_free_window(content: bytes, width: int = TEXT_LINE_LIMIT // 2) -> bool:
     """
     find = content.find
     return any(find(b"\n", start, start + width) < 0 for start in range(0, len(content) - width + 1, width))
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _masked_auth(verb: str, argument: str, raw: bytes) -> Command:

@@ -39,6 +39,23 @@ def test_smtputf8_allows_non_ascii_addresses() -> None:
     assert driver.kinds == []
 
 
+def test_smtputf8_addresses_must_be_valid_utf8() -> None:
+    driver = ehlo()
+    out = driver.feed(
+        b"MAIL FROM:<j\xf6rg@example.com> SMTPUTF8\r\n",  # Latin-1, not UTF-8
+        "MAIL FROM:<jörg@example.com> SMTPUTF8\r\n".encode(),
+        b"RCPT TO:<\xff\xfe@example.com>\r\n",
+        "RCPT TO:<用户@例子.广告>\r\n".encode(),
+    )
+    assert out == (
+        b"501 5.1.7 Bad address syntax: not UTF-8\r\n"
+        + MAIL_OK
+        + b"501 5.1.3 Bad address syntax: not UTF-8\r\n"
+        + RCPT_OK
+    )
+    assert driver.kinds == ["bad-octet", "bad-octet"]
+
+
 def test_smtputf8_with_a_value_is_501() -> None:
     assert ehlo().feed(b"MAIL FROM:<a@b.example> SMTPUTF8=yes\r\n") == b"501 5.5.4 SMTPUTF8 takes no value\r\n"
 
