@@ -54,6 +54,8 @@ _OUTPUT_HIGH_WATER = 1024 * 1024
 #: While a reply is delayed, stop reading once the core holds this much unparsed input.
 _INPUT_HIGH_WATER = 1024 * 1024
 _NEVER = float("inf")
+#: Seconds to stop accepting after accept() failed for want of descriptors or memory.
+_ACCEPT_RETRY = 0.1
 
 
 class ServerHooks(Protocol):
@@ -146,7 +148,8 @@ class SMTPServer:
         self._wake_w: socket.socket | None = None
         self._stopping = False
         self._clients: dict[int, _Client] = {}
-        self._timers: list[tuple[float, int, _Client, Callable[[], None]]] = []
+        # (when, order, the client it is for or None for the server's own, callback)
+        self._timers: list[tuple[float, int, _Client | None, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._check_at = _NEVER  # no client's timeout runs out before this
         self._address: tuple[str, int] = (self.options.host, self.options.port)
@@ -546,7 +549,7 @@ class SMTPServer:
         timers = self._timers
         while timers and timers[0][0] <= now:
             _, _, client, callback = heapq.heappop(timers)
-            if client.sid in self._clients:
+            if client is None or client.sid in self._clients:
                 callback()
         if now >= self._check_at:
             self._expire(now)
@@ -583,8 +586,15 @@ class SMTPServer:
                 sock, addr = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE and friends: leave it in the backlog
+            except ConnectionAbortedError:  # the client gave up before it was accepted
+                continue
+            except OSError as exc:
+                # Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS): the
+                # connection waits in the backlog, and the listener stays
+                # readable. Stop watching it for a moment rather than spin on it
+                # (and record this once per pause, not once per spin).
                 self._error(exc, None, "accept")
+                self._pause_accepting(listener)
                 return
             sock.setblocking(False)
             try:
@@ -604,6 +614,16 @@ class SMTPServer:
             else:
                 self._handle(client, None)
             self._flush(client)
+
+    def _pause_accepting(self, listener: socket.socket) -> None:
+        selector = self._selector
+        assert selector is not None
+        selector.unregister(listener)
+
+        def resume() -> None:
+            selector.register(listener, selectors.EVENT_READ, None)
+
+        heapq.heappush(self._timers, (time.monotonic() + _ACCEPT_RETRY, next(self._timer_seq), None, resume))
 
     def _read(self, client: _Client) -> None:
         # Into one buffer reused for every read: a fresh 256 KiB bytes object

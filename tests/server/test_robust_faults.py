@@ -287,3 +287,56 @@ def test_input_piled_up_behind_a_delayed_reply_is_not_buffered_without_bound() -
         assert peak < 4 * 1024 * 1024, f"{peak} bytes at peak"
         assert server.messages == []
         assert server.errors == []
+
+
+_OUT_OF_DESCRIPTORS = r"""
+import errno, json, os, resource, socket
+from pytest_smtpd import SMTPServer
+
+server = SMTPServer().start()
+first = socket.create_connection(server.address, timeout=10)
+assert first.recv(100).startswith(b"220 ")
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+lowest_free = os.dup(0)
+os.close(lowest_free)
+# Room for the next client's socket, none for the server's end of it.
+resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free + 1, hard))
+second = socket.create_connection(server.address, timeout=10)
+recorder = server._recorder
+assert recorder.wait(lambda: bool(recorder._errors), 10), "accept() did not fail"
+second.settimeout(0.3)  # while no descriptor is free: no greeting, and no spinning
+try:
+    early = second.recv(100)
+except socket.timeout:
+    early = b""
+assert early == b"", early
+first.close()  # frees a descriptor on both sides
+second.settimeout(10)
+greeting = second.recv(100)
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+second.close()
+server.stop()
+print(json.dumps({
+    "greeting": greeting.decode(),
+    "errors": [getattr(e.exception, "errno", None) for e in server.errors],
+    "emfile": errno.EMFILE,
+}))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd") or os.name != "posix", reason="needs POSIX resource limits")
+def test_running_out_of_descriptors_pauses_accepting_instead_of_spinning() -> None:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _OUT_OF_DESCRIPTORS], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    # The waiting client is served once a descriptor is free again ...
+    assert result["greeting"].startswith("220 ")
+    # ... and the failure is recorded once per pause (0.1 s), not once per turn of a spinning loop.
+    assert 1 <= len(result["errors"]) <= 8
+    assert set(result["errors"]) == {result["emfile"]}
