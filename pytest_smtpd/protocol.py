@@ -90,6 +90,10 @@ class State(enum.Enum):
     BDAT = "bdat"  #: at least one BDAT chunk accepted, LAST not yet seen
     CLOSED = "closed"  #: QUIT answered, 421 sent, or the client went away
 
+    # Members are singletons: hash them by identity, in C (Enum's own __hash__
+    # is a Python call, paid on every command by the state table lookup).
+    __hash__ = object.__hash__
+
 
 _ANY: Final = frozenset({State.INITIAL, State.READY, State.MAIL, State.RCPT, State.BDAT})
 
@@ -364,7 +368,8 @@ class Connection:
         self._txn: _Transaction | None = None
         self._pending: Event | None = None
         self._default: Reply | None = None
-        self._violations: list[Violation] = []
+        #: Violations noticed and not taken yet (see :meth:`take_violations`).
+        self.pending_violations: list[Violation] = []
         # DATA mode: the content so far, prefixed by the CRLF that ended the DATA
         # line so that "CRLF.CRLF" and dot-stuffing need no special first line.
         self._data = bytearray()
@@ -408,7 +413,7 @@ class Connection:
 
     def take_violations(self) -> list[Violation]:
         """The protocol violations noticed since the last call."""
-        found, self._violations = self._violations, []
+        found, self.pending_violations = self.pending_violations, []
         return found
 
     @property
@@ -430,6 +435,8 @@ class Connection:
             raise LocalProtocolError(f"answer {self._pending!r} with send() before asking for the next event")
         if self.state is State.CLOSED:
             return None
+        if not self._buffer and self._mode is _Mode.LINE and not self._eof:
+            return None  # the usual answer after each command: nothing more yet
         event = self._parse()
         if event is None and self._eof and not self._closed_event_sent:
             self._closed_event_sent = True
@@ -480,10 +487,11 @@ class Connection:
         The reply decides the effect: a positive reply makes the command take
         effect; 421 (and 221 to QUIT) closes the session.
         """
-        reply = Reply.coerce(reply)
+        if type(reply) is not Reply:
+            reply = Reply.coerce(reply)
         event, default = self._pending, self._default
         self._pending = self._default = None
-        if reply.positive:
+        if reply.code < 400:
             self._errors = 0
         elif reply == default and reply.code in CLIENT_ERROR_CODES:
             self._errors += 1
@@ -546,7 +554,7 @@ class Connection:
         return event
 
     def _violation(self, kind: str, detail: str) -> None:
-        self._violations.append(Violation(kind, detail))
+        self.pending_violations.append(Violation(kind, detail))
 
     def _abort_transaction(self) -> None:
         self._txn = None

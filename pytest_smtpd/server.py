@@ -750,9 +750,8 @@ class SMTPServer:
                 self._error(exc, client.sid, "protocol core")
                 self._close(client, Ending.ERROR)
                 return
-            violations = core.take_violations()
-            if violations:
-                self._recorder.record_violations(client.sid, violations)
+            if core.pending_violations:
+                self._recorder.record_violations(client.sid, core.take_violations())
             if event is None:
                 break
             if isinstance(event, ConnectionClosed):
@@ -777,10 +776,10 @@ class SMTPServer:
         rule: Rule | None = None
         try:
             if event is None:
-                rule = self._rules.find_connect(client.peer[0])
+                rule = self._rules.find_connect(client.peer[0]) if self._rules.made else None
             elif isinstance(event, Command):
                 rec.record_command(client.sid, event)
-                rule = self._rules.find_command(event.verb, event) if event.verb else None
+                rule = self._rules.find_command(event.verb, event) if self._rules.made and event.verb else None
             elif isinstance(event, MessageReceived):
                 bdat = event.command.verb == "BDAT"
                 if bdat:
@@ -802,6 +801,13 @@ class SMTPServer:
         except Exception as exc:
             self._error(exc, client.sid, "rule match")
             self._answer(client, event, message, client.core.error_reply())
+            return
+        hooks = self.hooks
+        if rule is None and (hooks is None or (hooks.reply is None and hooks.message is None)):
+            # The common case, nothing scripted: the core's own reply.
+            self._answer(
+                client, event, message, client.core.greeting() if event is None else client.core.default_reply()
+            )
             return
         if rule is not None and rule.delay_seconds > 0:
             client.paused = True
