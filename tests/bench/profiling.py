@@ -6,6 +6,10 @@
 ``python tests/bench/profiling.py steps``     wall time of each step of the fixture's set-up and teardown
 ``python tests/bench/profiling.py floor``     one connection: the bare server, pytest_smtpd's loop with
                                               canned replies (no parsing, no records), the full server
+``python tests/bench/profiling.py path``      the server's read path alone (parse, record, reply) over a
+                                              fake socket, in this thread: no system calls, no wake-ups.
+                                              Under ``valgrind --tool=callgrind`` the instruction count
+                                              repeats exactly; ``--messages 0`` gives the baseline.
 
 The client side (and pytest) is profiled in the main thread; the server thread
 gets its own profiler, wrapped around ``SMTPServer._run``. ``--top N`` sets how
@@ -167,6 +171,65 @@ class CannedLoopServer(SMTPServer):
         self._flush(client)
 
 
+class _FakeSocket:
+    """Hands the server one prepared chunk per read; swallows what it sends."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def recv_into(self, buffer: bytearray) -> int:
+        size = len(self.pending)
+        buffer[:size] = self.pending
+        self.pending = b""
+        return size
+
+    def send(self, data: bytes) -> int:
+        return len(data)
+
+    def fileno(self) -> int:
+        return 1_000_000
+
+
+def path(messages: int) -> None:
+    """Time (or, under callgrind, count) the read path for one message after another."""
+    from pytest_smtpd.protocol import Connection
+
+    class NoSelector:
+        def register(self, *args: object) -> None:
+            pass
+
+        modify = unregister = register
+
+    lines = [
+        b"mail FROM:<alice@example.com> size=1024\r\n",
+        b"rcpt TO:<bob@example.com>\r\n",
+        b"data\r\n",
+        small_message() + b"\r\n.\r\n",
+    ]
+    server = SMTPServer()
+    server._read_buffer = bytearray(65536)
+    server._read_view = memoryview(server._read_buffer)
+    server._selector = NoSelector()  # type: ignore[assignment]
+    sock = _FakeSocket()
+    sid = server._recorder.open_session(("127.0.0.1", 1))
+    client = _Client(sock, Connection(server._config), sid, ("127.0.0.1", 1))  # type: ignore[arg-type]
+    server._arm(client)
+    server._clients[sid] = client
+    server._handle(client, None)
+    for line in (b"ehlo client.example\r\n", *lines * min(messages, 20)):  # and a warm-up
+        sock.pending = line
+        server._read(client)
+    t0 = time.perf_counter()
+    for _ in range(messages):
+        for line in lines:
+            sock.pending = line
+            server._read(client)
+    elapsed = time.perf_counter() - t0
+    assert len(server.messages) == messages + min(messages, 20)
+    if messages:
+        print(f"read path: {elapsed / messages * 1e6:.1f} us per 1 KiB message ({messages} messages)")
+
+
 def floor(messages: int, rounds: int) -> None:
     """Messages per second and server-thread CPU per message on one smtplib connection, interleaved."""
     import threading
@@ -219,7 +282,7 @@ def floor(messages: int, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("what", choices=("fixture", "one_conn", "big", "steps", "floor"))
+    parser.add_argument("what", choices=("fixture", "one_conn", "big", "steps", "floor", "path"))
     parser.add_argument("--tests", type=int, default=300)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--mib", type=int, default=20)
@@ -235,6 +298,8 @@ def main() -> None:
         SMTPServer._run = _profiled_run(SMTPServer._run)  # type: ignore[method-assign]
     if args.what == "floor":
         floor(args.messages, args.rounds)
+    elif args.what == "path":
+        path(args.messages)
     elif args.what == "fixture":
         profile_fixture(args.tests, args.top, args.sort)
     elif args.what == "one_conn":
