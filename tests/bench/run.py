@@ -33,7 +33,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from contenders import CONTENDERS, NAMES  # noqa: E402
-from fixture_sessions import run_session, subprocess_env  # noqa: E402
+from fixture_sessions import KINDS, run_session, subprocess_env  # noqa: E402
 
 MiB = 1024 * 1024
 SENDER = "alice@example.com"
@@ -160,9 +160,8 @@ def bench_fixture_sessions(settings: Settings, names: list[str], order: Callable
         for name in order(session):
             if name not in names:
                 continue
-            kinds: tuple[str, ...] = ("ctl", "unused", "send")
-            if name == "pytest_smtpd" and tls:
-                kinds += ("tlsunused",)
+            with_tls = name == "pytest_smtpd" and tls
+            kinds = tuple(k for k in KINDS if k != "tlsunused" or with_tls)
             log(f"  pytest session {session + 1}/{settings.sessions}: {name}")
             durations = run_session(name, settings.tests, kinds, message)
             control = statistics.median(durations["ctl"])
