@@ -214,7 +214,11 @@ def smtpd_factory(request: pytest.FixtureRequest) -> Generator[SMTPServerFactory
 
 @pytest.fixture
 def smtpd(request: pytest.FixtureRequest) -> Generator[SMTPServer, None, None]:
-    """A started :class:`~pytest_smtpd.SMTPServer` on loopback, fresh for this test."""
+    """A started :class:`~pytest_smtpd.SMTPServer` on loopback, fresh for this test.
+
+    Its thread (and, on the default host, its socket) starts when the test first
+    reads ``port`` or ``address``: see :meth:`~pytest_smtpd.SMTPServer.start_on_demand`.
+    """
     item = request.node
     assert isinstance(item, pytest.Item)
     server = _start(item, {})
