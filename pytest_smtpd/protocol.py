@@ -378,6 +378,7 @@ class Connection:
         self._counted = 0
         self._data_size = 0  # octets seen, whether kept or counted only
         self._overflow = False
+        self._survey = _Survey()
         self._chunk_command: Command | None = None
         self._chunk_left = 0
         self._chunk_last = False
@@ -1001,6 +1002,9 @@ class Connection:
         if end < 0:
             self._scan = len(data)
             if len(data) - 4 <= self.config.size_limit:
+                # All but the last four octets are content: check them now,
+                # while the rest arrives, rather than all at the end.
+                self._survey.scan(data, len(data) - 4)
                 return None
             # With no end marker here, every "CRLF." wholly before the last two
             # octets starts a dot-stuffed line: count them, each once.
@@ -1015,16 +1019,21 @@ class Connection:
                 self._data_size = -2  # the CRLF of the DATA line, not content
                 return self._count_data()
             return None
+        survey = self._survey
+        survey.scan(data, end + 2)
         rest = data[end + 5 :]
         del data[end + 2 :]
         self._buffer = rest
-        if b"\r\n." in data:
+        if survey.stuffed:
             # RFC 5321 §4.5.2: "If the first character is a period and there are
             # other characters on the line, the first character is deleted."
             data = data.replace(b"\r\n.", b"\r\n")
         del data[:2]
         self._data = bytearray()
-        return self._end_data(bytes(data), oversized=len(data) > self.config.size_limit)
+        content = bytes(data)
+        if content and self._txn is not None:
+            self._report_content(content, survey, self._txn)
+        return self._end_data(content, oversized=len(data) > self.config.size_limit)
 
     def _count_data(self) -> Event | None:
         """Over ``size_limit``: count the unstuffed octets, keep only what a split end marker needs."""
@@ -1045,22 +1054,20 @@ class Connection:
         assert self._chunk_command is not None
         # What arrives before the message is answered is commands again.
         self._mode = _Mode.LINE
-        if content:
-            self._check_content(content, txn)
         size = self._data_size if oversized and not content else len(content)
         return self._message(self._chunk_command, b"" if oversized else content, size, oversized)
 
-    def _check_content(self, content: bytes, txn: _Transaction) -> None:
-        """Record bare CR/LF, overlong lines and undeclared 8-bit data (C-speed scans)."""
-        crlf = content.count(b"\r\n")
-        bare_lf = content.count(b"\n") != crlf
+    def _report_content(self, content: bytes, survey: _Survey, txn: _Transaction) -> None:
+        """Record bare CR/LF, overlong lines and undeclared 8-bit data, from the survey."""
+        bare_lf = survey.lf != survey.crlf
         if bare_lf:
             self._violation("bare-lf", "bare LF in message content")
-        if content.count(b"\r") != crlf:
+        if survey.cr != survey.crlf:
             self._violation("bare-cr", "bare CR in message content")
-        if (bare_lf or _lf_free_window(content)) and max(map(len, content.split(b"\r\n"))) > TEXT_LINE_LIMIT - 2:
+        # Lines end at CRLF only; the survey found a place where one might be too long.
+        if (bare_lf or survey.maybe_long) and max(map(len, content.split(b"\r\n"))) > TEXT_LINE_LIMIT - 2:
             self._violation("line-too-long", f"message content line over {TEXT_LINE_LIMIT} octets")
-        if txn.body == "7BIT" and not content.isascii():
+        if txn.body == "7BIT" and not survey.ascii:
             self._violation("8bit-data", "8-bit message content without BODY=8BITMIME")
 
     def _message(self, cmd: Command, data: bytes, size: int, oversized: bool) -> Event:
@@ -1118,6 +1125,7 @@ class Connection:
             self._stuffed = self._counted = 0
             self._data_size = 0
             self._overflow = False
+            self._survey = _Survey()
             self.state = State.DATA
         elif verb == "BDAT" and self._txn is not None and not self._chunk_refused:
             if not ok:
@@ -1145,15 +1153,55 @@ class Connection:
             self.starttls_pending = True
 
 
-def _lf_free_window(content: bytes, width: int = TEXT_LINE_LIMIT // 2) -> bool:
-    """True when some aligned ``width``-octet window of ``content`` holds no LF.
+class _Survey:
+    """The content checks of DATA, made on the raw content a piece at a time as it arrives.
 
-    A line over the limit spans at least 2 * width - 1 octets without an LF, so
-    it always covers such a window: when there is none (the usual case) no line
-    is too long, found without splitting the content into a list of lines.
+    The raw content is the CRLF ending the DATA line, the dot-stuffed lines and
+    the end marker. Dot-unstuffing only removes dots, and the leading CRLF and
+    the marker's CRLF are pairs, so the counts of CR, LF and CRLF, and whether
+    all octets are ASCII, tell about the message content as well.
+
+    Lines over the limit: a line of more than ``TEXT_LINE_LIMIT - 2`` octets
+    spans at least ``TEXT_LINE_LIMIT - 1`` octets without an LF, which always
+    cover one of the aligned windows of ``TEXT_LINE_LIMIT // 2`` octets. When no
+    such window is free of LF (the usual case), no line is too long, found
+    without splitting the content into a list of lines.
     """
-    find = content.find
-    return any(find(b"\n", start, start + width) < 0 for start in range(0, len(content) - width + 1, width))
+
+    __slots__ = ("ascii", "cr", "crlf", "done", "lf", "maybe_long", "stuffed", "window")
+
+    WIDTH = TEXT_LINE_LIMIT // 2
+
+    def __init__(self) -> None:
+        self.done = 0  # octets of the raw content scanned
+        self.cr = self.lf = self.crlf = 0
+        self.ascii = True
+        self.stuffed = False  # a "CRLF." was seen: some line is dot-stuffed
+        self.maybe_long = False
+        self.window = 0  # start of the next aligned window to look at
+
+    def scan(self, data: bytearray, limit: int) -> None:
+        """Take in the raw content up to ``limit`` (exclusive)."""
+        start = self.done
+        if limit <= start:
+            return
+        self.done = limit
+        self.cr += data.count(b"\r", start, limit)
+        self.lf += data.count(b"\n", start, limit)
+        # A pair or a "CRLF." across the previous limit is whole only now.
+        self.crlf += data.count(b"\r\n", max(start - 1, 0), limit)
+        if not self.stuffed and data.find(b"\r\n.", max(start - 2, 0), limit) >= 0:
+            self.stuffed = True
+        if self.ascii and not data[start:limit].isascii():
+            self.ascii = False
+        if not self.maybe_long:
+            width, window, find = self.WIDTH, self.window, data.find
+            while window + width <= limit:
+                if find(b"\n", window, window + width) < 0:
+                    self.maybe_long = True
+                    break
+                window += width
+            self.window = window
 
 
 def _is_utf8(raw: bytes) -> bool:

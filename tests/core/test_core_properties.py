@@ -102,6 +102,7 @@ def test_replies_do_not_depend_on_the_split(config: ProtocolConfig, pieces: list
     ]
     assert one.closed == many.closed
     assert one.conn.state is many.conn.state
+    assert one.kinds == many.kinds
 
 
 WORD = st.text(alphabet="abcxyz0189-_+", min_size=1, max_size=8).filter(lambda w: w[0] != "-" and w[-1] != "-")
@@ -183,3 +184,47 @@ def test_size_limit_is_on_the_unstuffed_content(lines: list[bytes], limit: int, 
         assert out.endswith(b"552 5.3.4 Message size exceeds fixed maximum message size\r\n250 2.0.0 OK\r\n")
         assert driver.messages == []
         assert [e.size for e, _ in driver.answered if hasattr(e, "size")] == [len(content)]
+
+
+CONTENT_PIECE = st.one_of(
+    st.binary(max_size=40),
+    st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"\r\n.", b"\xe2\x82\xac", b"\xff", b"x" * 499, b"y" * 998]),
+)
+
+
+def content_kinds(content: bytes, declared_8bit: bool) -> list[str]:
+    """What the content checks must find, computed the plain way, line by line."""
+    lines = content.split(b"\r\n")  # only CRLF ends a line
+    kinds = []
+    if content.count(b"\n") != content.count(b"\r\n"):
+        kinds.append("bare-lf")
+    if content.count(b"\r") != content.count(b"\r\n"):
+        kinds.append("bare-cr")
+    if max(map(len, lines)) > 998:
+        kinds.append("line-too-long")
+    if not declared_8bit and not content.isascii():
+        kinds.append("8bit-data")
+    return kinds
+
+
+@SETTINGS
+@given(
+    pieces=st.lists(CONTENT_PIECE, max_size=12),
+    declared_8bit=st.booleans(),
+    data=st.data(),
+)
+def test_content_checks_do_not_depend_on_the_split(
+    pieces: list[bytes], declared_8bit: bool, data: st.DataObject
+) -> None:
+    content = b"".join(pieces)
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"  # the end marker's own CRLF ends the last line
+    stuffed = re.sub(rb"(?:^|(?<=\r\n))\.", b"..", content)  # the client doubles a leading dot
+    body = b" BODY=8BITMIME" if declared_8bit else b""
+    wire = EHLO + b"MAIL FROM:<a@b.example>" + body + b"\r\nRCPT TO:<c@d.example>\r\nDATA\r\n" + stuffed + b".\r\n"
+    cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=12))
+    driver = Driver()
+    driver.feed(*split_at(wire, cuts))
+    [message] = driver.messages
+    assert message.data == content
+    assert driver.kinds == content_kinds(content, declared_8bit)
