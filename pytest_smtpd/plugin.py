@@ -159,7 +159,7 @@ def _start(item: pytest.Item, overrides: Mapping[str, Any]) -> SMTPServer:
     ihook = item.ihook  # looked up once: each access searches the conftests
     server = SMTPServer.from_options(_options_for(item, overrides, ihook))
     server.hooks = _ItemHooks(ihook)
-    # The thread starts when the test first reads the port: an unused fixture costs a socket.
+    # Started when the test first reads the port: an unused fixture costs no thread.
     server.start_on_demand()
     started = ihook.pytest_smtpd_server_started
     if started.get_hookimpls():

@@ -180,15 +180,16 @@ class SMTPServer:
         return self
 
     def start_on_demand(self) -> SMTPServer:
-        """Bind and listen now; start the server thread when :attr:`port` or
-        :attr:`address` is first read. Returns the server.
+        """Start serving when first asked where: the server thread starts when
+        :attr:`port` or :attr:`address` is first read. Returns the server.
 
         A client cannot connect to an ephemeral port before it learns the port,
         so a server nobody talks to costs no thread: the ``smtpd`` fixtures
-        start their servers this way. On the default host, ``127.0.0.1``, even
-        the socket waits for that first read (binding an ephemeral loopback
-        port cannot fail for want of the address). With a fixed ``port`` the
-        thread starts at once, as with :meth:`start`.
+        start their servers this way. On the default host, ``127.0.0.1``, the
+        socket is bound at that first read too (an ephemeral loopback port
+        cannot be refused for want of the address); on another host it is bound
+        now, so that a wrong address fails here. With a fixed ``port`` the
+        server starts at once, as with :meth:`start`.
         """
         self._check_stopped()
         options = self.options
