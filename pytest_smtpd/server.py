@@ -277,7 +277,8 @@ class SMTPServer:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         host, port = self._address
-        return f"<SMTPServer {host}:{port} {state}, {len(self.messages)} message(s)>"
+        where = f"{host}:(port on first use)" if self._deferred and self._listener is None else f"{host}:{port}"
+        return f"<SMTPServer {where} {state}, {len(self.messages)} message(s)>"
 
     # Where it listens -----------------------------------------------------------------
 

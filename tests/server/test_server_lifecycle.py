@@ -92,7 +92,7 @@ def test_start_on_demand_listens_now_and_starts_the_thread_when_the_port_is_read
     try:
         assert server.running
         assert pytest_smtpd_threads() - before == set()
-        assert repr(server).startswith("<SMTPServer 127.0.0.1:")  # repr does not start it
+        assert repr(server) == "<SMTPServer 127.0.0.1:(port on first use) running, 0 message(s)>"  # not started
         assert pytest_smtpd_threads() - before == set()
 
         port = server.port
