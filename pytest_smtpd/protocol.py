@@ -187,6 +187,17 @@ _REPLIES_KEPT = 512
 _GO_AHEAD = Reply(354, "End data with <CR><LF>.<CR><LF>")
 
 
+def _reply(code: int, text: str) -> Reply:
+    """``Reply(code, text)``, made once for texts that recur (greetings, EHLO replies)."""
+    key = (code, "", text)
+    reply = _REPLIES.get(key)
+    if reply is None:
+        reply = Reply(code, text)
+        if len(_REPLIES) < _REPLIES_KEPT:
+            _REPLIES[key] = reply
+    return reply
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     """One command line from the client.
@@ -480,7 +491,7 @@ class Connection:
 
     def greeting(self) -> Reply:
         """The default greeting, RFC 5321 §4.2: ``220 <hostname> ESMTP``."""
-        return Reply(220, f"{self.config.hostname} ESMTP pytest-smtpd")
+        return _reply(220, f"{self.config.hostname} ESMTP pytest-smtpd")
 
     def send(self, reply: Reply | tuple[int, str]) -> bytes:
         """Answer the pending event (or the greeting) and return the bytes to send.
@@ -536,10 +547,12 @@ class Connection:
 
     def _r(self, code: int, enhanced: str, text: str) -> Reply:
         """A default reply; RFC 2034: the enhanced code only once EHLO was used."""
-        key = (code, enhanced if self._enhanced else "", text)
+        if not self._enhanced:
+            return _reply(code, text)
+        key = (code, enhanced, text)
         reply = _REPLIES.get(key)
         if reply is None:
-            reply = Reply(code, f"{enhanced} {text}" if self._enhanced else text)
+            reply = Reply(code, f"{enhanced} {text}")
             if len(_REPLIES) < _REPLIES_KEPT:
                 _REPLIES[key] = reply
         return reply
@@ -676,7 +689,7 @@ class Connection:
         if not domain:
             return self._emit(cmd, self._r(501, "5.5.4", f"Syntax: {verb} hostname"))
         if verb == "HELO":
-            return self._emit(cmd, Reply(250, self.config.hostname))
+            return self._emit(cmd, _reply(250, self.config.hostname))
         lines = [self.config.hostname]
         ext = self.config.extensions
         if "SIZE" in ext:
@@ -687,7 +700,7 @@ class Connection:
             if name in ext
         )
         lines.extend(self._extra_ehlo_lines())
-        return self._emit(cmd, Reply(250, "\n".join(lines)))
+        return self._emit(cmd, _reply(250, "\n".join(lines)))
 
     def _extra_ehlo_lines(self) -> list[str]:
         lines = []

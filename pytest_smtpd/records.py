@@ -549,7 +549,9 @@ class Recorder:
                 for name, value in changes.items():
                     setattr(state, name, value)
 
-    def end_session(self, sid: int, how: Ending) -> Session | None:
+    def end_session(self, sid: int, how: Ending, snapshot: bool = True) -> Session | None:
+        """Record how a session ended; the first call wins. Returns its snapshot when
+        this call ended it and ``snapshot`` is true (for the hook), else None."""
         with self.changed:
             state = self._sessions.get(sid)
             if state is None or state.ended is not None:
@@ -557,7 +559,7 @@ class Recorder:
             state.ended = how
             state.ended_at = time.time()
             self.changed.notify_all()
-            return state.snapshot()
+            return state.snapshot() if snapshot else None
 
     # Reading (any thread) ------------------------------------------------------
 

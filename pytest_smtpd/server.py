@@ -959,8 +959,9 @@ class SMTPServer:
 
     def _end_session(self, client: _Client, how: Ending) -> None:
         """Record how the session ended (the first call wins) and tell the hook."""
-        session = self._recorder.end_session(client.sid, how)
         hooks = self.hooks
+        tell = hooks is not None and hooks.session_ended is not None
+        session = self._recorder.end_session(client.sid, how, snapshot=tell)
         if session is not None and hooks is not None and hooks.session_ended is not None:
             try:
                 hooks.session_ended(session)
