@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
 from .extensions import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
+from .option_names import OPTION_NAMES
 
 if TYPE_CHECKING:
     import ssl
@@ -173,8 +174,8 @@ def _names(value: object, option: str, known: Iterable[str]) -> tuple[str, ...]:
     return names
 
 
-#: Every option name, in the order of the reference.
-OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Options) if not f.name.startswith("_"))
+if tuple(f.name for f in dataclasses.fields(Options) if not f.name.startswith("_")) != OPTION_NAMES:
+    raise RuntimeError("option_names.OPTION_NAMES must list the fields of Options, in order")  # pragma: no cover
 
 
 def parse_ini(name: str, raw: str) -> Any:

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import hookspec
-from .options import OPTION_NAMES, Options, parse_ini
+from .option_names import OPTION_NAMES
 
 if TYPE_CHECKING:
+    from .options import Options
     from .protocol import Command, Reply
     from .records import Message, ServerError, Session
     from .server import SMTPServer
@@ -27,8 +28,9 @@ _SERVERS = pytest.StashKey[list["SMTPServer"]]()
 _REPORTED = pytest.StashKey[set[int]]()
 _SESSION_REPORTED = pytest.StashKey[set[int]]()
 _SESSION_SERVER = pytest.StashKey["SMTPServer"]()
-_INI = pytest.StashKey[tuple[dict[str, Any], Options]]()
-_BUILT = pytest.StashKey[dict[Hashable, Options]]()
+# Options are imported on first use: a session that starts no server never builds them.
+_INI: pytest.StashKey[tuple[dict[str, Any], Options]] = pytest.StashKey()
+_BUILT: pytest.StashKey[dict[Hashable, Options]] = pytest.StashKey()
 _BUILT_KEPT = 256
 
 SMTPServerFactory = Callable[..., "SMTPServer"]
@@ -76,6 +78,8 @@ def _ini_options(config: pytest.Config) -> tuple[dict[str, Any], Options]:
     """The ini layer, read and checked once per run: as values, and built."""
     cached = config.stash.get(_INI, None)
     if cached is None:
+        from .options import Options, parse_ini
+
         values: dict[str, Any] = {}
         for name in OPTION_NAMES:
             if name == "ssl_context":
@@ -105,6 +109,8 @@ def _options_for(item: pytest.Item, overrides: Mapping[str, Any], ihook: Any) ->
         marker.update(mark.kwargs)
     if not (hooked or marker or overrides):
         return ini_options  # the common case: nothing per test
+    from .options import Options
+
     key: Hashable | None
     try:  # the same marker on many tests: build (and check) its options once
         key = tuple(frozenset((n, type(v), v) for n, v in layer.items()) for layer in (hooked, marker, overrides))
