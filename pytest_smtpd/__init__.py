@@ -58,9 +58,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_smtpd' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    # Looked up each time, not cached here: the name then always comes from the
+    # module in sys.modules (pytester, for one, drops the modules an inner run
+    # imported; a cached class would then differ from the one the server uses).
+    return getattr(importlib.import_module(f".{module}", __name__), name)
 
 
 def __dir__() -> list[str]:

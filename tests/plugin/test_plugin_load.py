@@ -41,6 +41,7 @@ def test_importing_the_plugin_imports_no_server_code() -> None:
     assert [name for name in imported if not name.startswith("pytest_smtpd")] == []
     for heavy in ("pytest_smtpd.server", "pytest_smtpd.records", "pytest_smtpd.rules", "pytest_smtpd.tls"):
         assert heavy not in imported
+    assert "pytest_smtpd.options" not in imported  # the Options class is built on first use
 
 
 def test_a_run_without_smtpd_imports_no_server_code(pytester: pytest.Pytester) -> None:
@@ -59,8 +60,23 @@ def test_a_run_without_smtpd_imports_no_server_code(pytester: pytest.Pytester) -
     loaded = next(line for line in result.outlines if line.startswith("LOADED "))
     modules = json.loads(loaded.removeprefix("LOADED ").replace("'", '"'))
     assert "pytest_smtpd.plugin" in modules
-    for heavy in ("pytest_smtpd.server", "pytest_smtpd.records", "pytest_smtpd.rules", "pytest_smtpd.tls"):
+    for heavy in (
+        "pytest_smtpd.server",
+        "pytest_smtpd.records",
+        "pytest_smtpd.rules",
+        "pytest_smtpd.tls",
+        "pytest_smtpd.options",
+    ):
         assert heavy not in modules
+
+
+def test_the_option_names_are_the_options_fields() -> None:
+    import dataclasses
+
+    from pytest_smtpd.option_names import OPTION_NAMES
+    from pytest_smtpd.options import Options
+
+    assert tuple(f.name for f in dataclasses.fields(Options) if not f.name.startswith("_")) == OPTION_NAMES
 
 
 def test_smtpdfix_alongside_is_reported(pytester: pytest.Pytester) -> None:
@@ -101,3 +117,19 @@ def test_smtpdfix_stand_in_is_loaded(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_which(smtpd):\n    assert smtpd == 'the smtpdfix fixture'\n")
     result = pytester.runpytest_subprocess("-p", "no:pytest_smtpd")
     result.assert_outcomes(passed=1)
+
+
+def test_exported_names_follow_the_modules_in_sys_modules() -> None:
+    # pytester's in-process runs drop the modules an inner run imported; a name
+    # exported by the package must then come from the module imported next.
+    script = (
+        "import sys, pytest_smtpd\n"
+        "first = pytest_smtpd.Reply\n"
+        "for name in [m for m in sys.modules if m.startswith('pytest_smtpd.')]:\n"
+        "    del sys.modules[name]\n"
+        "from pytest_smtpd.server import SMTPServer\n"
+        "import pytest_smtpd.protocol as protocol\n"
+        "print(first is not protocol.Reply, pytest_smtpd.Reply is protocol.Reply)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["True", "True"]
