@@ -182,14 +182,14 @@ class Reply:
 
 
 #: The core's own replies, made once: most are the same few texts over and over.
-_REPLIES: dict[tuple[int, str, str], Reply] = {}
+_REPLIES: dict[tuple[int, str], Reply] = {}
 _REPLIES_KEPT = 512
 _GO_AHEAD = Reply(354, "End data with <CR><LF>.<CR><LF>")
 
 
 def _reply(code: int, text: str) -> Reply:
     """``Reply(code, text)``, made once for texts that recur (greetings, EHLO replies)."""
-    key = (code, "", text)
+    key = (code, text)
     reply = _REPLIES.get(key)
     if reply is None:
         reply = Reply(code, text)
@@ -547,15 +547,7 @@ class Connection:
 
     def _r(self, code: int, enhanced: str, text: str) -> Reply:
         """A default reply; RFC 2034: the enhanced code only once EHLO was used."""
-        if not self._enhanced:
-            return _reply(code, text)
-        key = (code, enhanced, text)
-        reply = _REPLIES.get(key)
-        if reply is None:
-            reply = Reply(code, f"{enhanced} {text}")
-            if len(_REPLIES) < _REPLIES_KEPT:
-                _REPLIES[key] = reply
-        return reply
+        return _reply(code, f"{enhanced} {text}" if self._enhanced else text)
 
     def _emit(self, event: Event, default: Reply) -> Event:
         if default.code in CLIENT_ERROR_CODES and self._errors + 1 >= ERROR_LIMIT:

@@ -141,20 +141,16 @@ class RuleBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
-        #: True once a rule was made (until cleared): lets the server skip the search.
-        self.made = False
 
     def add(self, event: str, match: Matcher | None) -> Rule:
         rule = Rule(event, match, lock=self._lock)
         with self._lock:
             self._rules.append(rule)
-            self.made = True
         return rule
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
-            self.made = False
 
     @property
     def rules(self) -> list[Rule]:

@@ -778,10 +778,10 @@ class SMTPServer:
         rule: Rule | None = None
         try:
             if event is None:
-                rule = self._rules.find_connect(client.peer[0]) if self._rules.made else None
+                rule = self._rules.find_connect(client.peer[0])
             elif isinstance(event, Command):
                 rec.record_command(client.sid, event)
-                rule = self._rules.find_command(event.verb, event) if self._rules.made and event.verb else None
+                rule = self._rules.find_command(event.verb, event) if event.verb else None
             elif isinstance(event, MessageReceived):
                 bdat = event.command.verb == "BDAT"
                 if bdat:
@@ -807,9 +807,7 @@ class SMTPServer:
         hooks = self.hooks
         if rule is None and (hooks is None or (hooks.reply is None and hooks.message is None)):
             # The common case, nothing scripted: the core's own reply.
-            self._answer(
-                client, event, message, client.core.greeting() if event is None else client.core.default_reply()
-            )
+            self._answer(client, event, message, self._default(client, event))
             return
         if rule is not None and rule.delay_seconds > 0:
             client.paused = True
@@ -873,10 +871,7 @@ class SMTPServer:
             for listener in list(self._message_listeners):
                 listener()
         rec.record_reply(client.sid, reply)
-        if client.tls is None:
-            client.out += core.send(reply)
-        else:
-            self._queue(client, core.send(reply))
+        self._queue(client, core.send(reply))
         if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
             rec.update_session(client.sid, helo_name=core.helo_name, greeting=core.greeting_verb)
         elif reply.code == 235 and core.auth_user is not None:
@@ -959,12 +954,11 @@ class SMTPServer:
 
     def _end_session(self, client: _Client, how: Ending) -> None:
         """Record how the session ended (the first call wins) and tell the hook."""
-        hooks = self.hooks
-        tell = hooks is not None and hooks.session_ended is not None
-        session = self._recorder.end_session(client.sid, how, snapshot=tell)
-        if session is not None and hooks is not None and hooks.session_ended is not None:
+        tell = self.hooks.session_ended if self.hooks is not None else None
+        session = self._recorder.end_session(client.sid, how, snapshot=tell is not None)
+        if session is not None and tell is not None:
             try:
-                hooks.session_ended(session)
+                tell(session)
             except Exception as exc:
                 self._error(exc, client.sid, "pytest_smtpd_session_ended hook")
 
