@@ -600,16 +600,18 @@ class Connection:
                 self._mode = _Mode.OVERLONG
                 return self._parse()
             return None
-        if end > 0 and buf[end - 1] == 13:
-            raw = bytes(buf[: end - 1])
-        else:
-            raw = bytes(buf[:end])
-            self._violation("bare-lf", "command line ended by a bare LF")
+        crlf = end > 0 and buf[end - 1] == 13
+        raw = bytes(buf[: end - 1] if crlf else buf[:end])
         del buf[: end + 1]
         if len(raw) + 2 > limit:
+            # How an overlong line ends is not looked at: when it arrives in
+            # pieces, its end is dropped unread (OVERLONG), and the violations
+            # must not depend on how the input was split.
             self._violation("line-too-long", f"command line of {len(raw) + 2} octets")
             self._auth = None
             return self._emit(Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self._r(500, "5.5.6", "Line too long"))
+        if not crlf:
+            self._violation("bare-lf", "command line ended by a bare LF")
         if self._auth is not None:
             return self._auth_step(raw)
         return self._command(raw)

@@ -105,6 +105,16 @@ def test_replies_do_not_depend_on_the_split(config: ProtocolConfig, pieces: list
     assert one.kinds == many.kinds
 
 
+def test_an_overlong_line_records_the_same_violations_however_it_arrives() -> None:
+    whole = b"x" * 600 + b"\n"  # found by the property above
+    kinds = []
+    for cuts in ([], [512]):
+        driver = Driver()
+        assert driver.feed(*split_at(whole, cuts), b"") == b"500 Line too long\r\n"
+        kinds.append(driver.kinds)
+    assert kinds == [["line-too-long"], ["line-too-long"]]
+
+
 WORD = st.text(alphabet="abcxyz0189-_+", min_size=1, max_size=8).filter(lambda w: w[0] != "-" and w[-1] != "-")
 ADDRESS = st.builds("{}@{}.example".format, WORD, st.text(alphabet="abcdef", min_size=1, max_size=8))
 LINE = st.one_of(
