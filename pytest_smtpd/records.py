@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from .protocol import Command, Reply, Violation
 
@@ -25,12 +25,16 @@ __all__ = [
     "Attachment",
     "Ending",
     "Message",
+    "Observer",
+    "Record",
     "Recorder",
     "ServerError",
     "Session",
     "Transcript",
     "TranscriptLine",
 ]
+
+_T = TypeVar("_T")
 
 #: How many lines of message content a rendered transcript shows.
 CONTENT_LINES_SHOWN = 5
@@ -454,18 +458,39 @@ class _SessionState:
         )
 
 
+#: What an observer is handed, one call per record as it is made: a transcript
+#: line (a command, a client line, each line of a reply, a message's content),
+#: an accepted :class:`Message`, a :class:`Violation`, a :class:`ServerError`,
+#: or the :class:`Session` that just ended.
+Record = TranscriptLine | Message | Violation | ServerError | Session
+
+#: An observer: called on the recording thread, after the record is stored and
+#: outside the recorder's lock, so it may read the recorder. It must be quick.
+Observer = Callable[[Record], None]
+
+
 class Recorder:
     """The thread-safe store behind a server's records.
 
     The server thread calls the ``record_*`` methods; everyone else reads
-    snapshots. ``changed`` is a condition notified on every new message.
+    snapshots. There is one way to observe what is recorded:
+
+    - :meth:`wait` blocks until a predicate over the records holds; it is
+      re-checked after every record (no polling).
+    - :meth:`subscribe` calls an observer with each record as it is made.
+
+    Both cost the server nothing while nobody waits or observes. Hooks are for
+    deciding replies, never for watching.
     """
 
     def __init__(self) -> None:
-        # Writers that notify nobody take the bare lock (the condition's own):
-        # a Condition's ``with`` costs two Python calls on every command.
+        # Writers take the bare lock (the condition's own) and notify only when
+        # someone waits: a Condition's ``with`` costs two Python calls on every command.
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
+        self._waiters = 0
+        # Replaced, never mutated, so writers read it without the lock.
+        self._observers: tuple[Observer, ...] = ()
         self._sessions: dict[int, _SessionState] = {}
         self._messages: list[Message] = []
         # Entries are kept as recorded and turned into TranscriptLines when read:
@@ -478,10 +503,12 @@ class Recorder:
     # Writing (server thread) ------------------------------------------------------
 
     def open_session(self, peer: tuple[str, int]) -> int:
-        with self.changed:
+        with self._lock:
             sid = self._next_session
             self._next_session += 1
             self._sessions[sid] = _SessionState(sid, peer, time.time())
+            if self._waiters:
+                self.changed.notify_all()
             return sid
 
     def record_command(self, sid: int, command: Command) -> None:
@@ -493,13 +520,22 @@ class Recorder:
                 return
             state.commands.append(command)
             self._transcript.append((sid, "C", command, now))
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell(_expand([(sid, "C", command, now)]))
 
     def record_client_line(self, sid: int, text: str) -> None:
         """A client line that is not a command (an AUTH response), already masked."""
         now = time.time()
         with self._lock:
-            if sid in self._sessions:
-                self._transcript.append((sid, "C", text, now))
+            if sid not in self._sessions:
+                return
+            self._transcript.append((sid, "C", text, now))
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell([TranscriptLine(sid, "C", text, now)])
 
     def record_reply(self, sid: int, reply: Reply) -> None:
         now = time.time()
@@ -509,57 +545,116 @@ class Recorder:
                 return
             state.replies.append(reply)
             self._transcript.append((sid, "S", reply, now))
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell(_expand([(sid, "S", reply, now)]))
 
     def record_content(self, sid: int, content: bytes, end: str) -> None:
         now = time.time()
         with self._lock:
-            if sid in self._sessions:
-                self._transcript.append((sid, "C", (end, content), now))
+            if sid not in self._sessions:
+                return
+            self._transcript.append((sid, "C", (end, content), now))
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell([TranscriptLine(sid, "C", end, now, content=content)])
 
     def record_message(self, message: Message) -> Message:
-        with self.changed:
+        with self._lock:
             state = self._sessions.get(message.session_id)
             if state is None:
                 return message
             state.messages.append(message)
             self._messages.append(message)
-            self.changed.notify_all()
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell([message])
         return message
 
     def record_violations(self, sid: int, violations: Sequence[Violation]) -> None:
         if not violations:
             return
-        with self.changed:
+        with self._lock:
             state = self._sessions.get(sid)
             if state is None:
                 return
             stamped = [replace(v, session_id=sid) for v in violations]
             state.violations.extend(stamped)
             self._violations.extend(stamped)
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell(stamped)
 
     def record_error(self, error: ServerError) -> None:
-        with self.changed:
+        with self._lock:
             self._errors.append(error)
-            self.changed.notify_all()
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell([error])
 
     def update_session(self, sid: int, **changes: object) -> None:
         with self._lock:
             state = self._sessions.get(sid)
-            if state is not None:
-                for name, value in changes.items():
-                    setattr(state, name, value)
+            if state is None:
+                return
+            for name, value in changes.items():
+                setattr(state, name, value)
+            if self._waiters:
+                self.changed.notify_all()
 
     def end_session(self, sid: int, how: Ending, snapshot: bool = True) -> Session | None:
         """Record how a session ended; the first call wins. Returns its snapshot when
         this call ended it and ``snapshot`` is true (for the hook), else None."""
-        with self.changed:
+        with self._lock:
             state = self._sessions.get(sid)
             if state is None or state.ended is not None:
                 return None
             state.ended = how
             state.ended_at = time.time()
-            self.changed.notify_all()
-            return state.snapshot() if snapshot else None
+            if self._waiters:
+                self.changed.notify_all()
+            observed = state.snapshot() if snapshot or self._observers else None
+        if observed is not None and self._observers:
+            self._tell([observed])
+        return observed if snapshot else None
+
+    # Observing (any thread) -------------------------------------------------------
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with each record from now on; returns the function
+        that unsubscribes it.
+
+        The observer runs on the recording thread, in the order of recording,
+        after the record is stored (so it may read the recorder). An exception
+        it raises is kept in :attr:`errors`, and recording goes on.
+        """
+        with self._lock:
+            self._observers = (*self._observers, observer)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
+
+        return unsubscribe
+
+    def _tell(self, records: Sequence[Record]) -> None:
+        for observer in self._observers:
+            for record in records:
+                try:
+                    observer(record)
+                except Exception as exc:
+                    # Kept without telling the observers again: one failing
+                    # observer must not recurse through the error it made.
+                    with self._lock:
+                        self._errors.append(ServerError(exc, None, f"observer {observer!r}"))
+                        if self._waiters:
+                            self.changed.notify_all()
+                    break
 
     # Reading (any thread) ------------------------------------------------------
 
@@ -597,10 +692,19 @@ class Recorder:
         with self.changed:
             return list(self._errors)
 
-    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
-        """Block until ``predicate()`` (called under the lock) is true, or time runs out."""
+    def wait(self, predicate: Callable[[], _T], timeout: float) -> _T:
+        """Block until ``predicate()`` is true, or time runs out; return its last value.
+
+        ``predicate`` is called under the lock (so it must not read the
+        recorder's public properties; use the ``*_unlocked`` views), first at
+        once and then after every record.
+        """
         with self.changed:
-            return self.changed.wait_for(predicate, timeout)
+            self._waiters += 1
+            try:
+                return self.changed.wait_for(predicate, timeout)
+            finally:
+                self._waiters -= 1
 
     def wake(self) -> None:
         """Wake every waiter (the server stopped)."""

@@ -38,7 +38,7 @@ from .protocol import (
     State,
     Violation,
 )
-from .records import Ending, Message, Recorder, ServerError, Session, Transcript
+from .records import Ending, Message, Record, Recorder, ServerError, Session, Transcript
 from .rules import Matcher, Rule, RuleBook, check_filters, describe_mismatch, match_message
 
 if TYPE_CHECKING:
@@ -153,7 +153,6 @@ class SMTPServer:
         self._timer_seq = itertools.count()
         self._check_at = _NEVER  # no client's timeout runs out before this
         self._address: tuple[str, int] = (self.options.host, self.options.port)
-        self._message_listeners: list[Callable[[], None]] = []
         # Made by the server thread when it starts, off the caller's path.
         self._read_buffer = bytearray()
         self._read_view = memoryview(self._read_buffer)
@@ -471,10 +470,11 @@ class SMTPServer:
         loop = asyncio.get_running_loop()
         arrived = asyncio.Event()
 
-        def notify() -> None:
-            loop.call_soon_threadsafe(arrived.set)
+        def notify(record: Record) -> None:
+            if isinstance(record, Message):
+                loop.call_soon_threadsafe(arrived.set)
 
-        self._message_listeners.append(notify)
+        unsubscribe = self._recorder.subscribe(notify)
         try:
             deadline = loop.time() + timeout
             while True:
@@ -494,7 +494,7 @@ class SMTPServer:
                 except asyncio.TimeoutError:
                     pass
         finally:
-            self._message_listeners.remove(notify)
+            unsubscribe()
 
     def raise_errors(self, errors: Sequence[ServerError] | None = None, when: str = "") -> None:
         """Raise :class:`ServerThreadError` (from the first) if the server thread raised.
@@ -868,8 +868,6 @@ class SMTPServer:
         client.partial = 0
         if message is not None and 200 <= reply.code < 300:
             rec.record_message(message)
-            for listener in list(self._message_listeners):
-                listener()
         rec.record_reply(client.sid, reply)
         self._queue(client, core.send(reply))
         if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:

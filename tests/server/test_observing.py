@@ -1,0 +1,103 @@
+"""The one way to observe a server: ``Recorder.subscribe`` hands each record to
+an observer as it is made, and ``Recorder.wait`` re-checks its predicate after
+every record (not only after messages)."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from pytest_smtpd import Command, Ending, Message, Reply, Session, SMTPServer, Violation
+from pytest_smtpd.records import Record, Recorder, ServerError, TranscriptLine
+
+
+def test_an_observer_sees_every_record_in_order() -> None:
+    seen: list[Record] = []
+    with SMTPServer() as server:
+        unsubscribe = server._recorder.subscribe(seen.append)
+        with smtplib.SMTP(*server.address) as client:
+            client.sendmail("a@example.com", ["b@example.com"], b"Subject: hi\r\n\r\nbody\r\n")
+        server._recorder.wait(lambda: any(isinstance(r, Session) for r in seen), 10)
+        unsubscribe()
+        lines = [r for r in seen if isinstance(r, TranscriptLine)]
+        # What the observer saw is the transcript, line for line.
+        assert [(x.direction, x.text) for x in lines] == [(x.direction, x.text) for x in server.transcript]
+        kinds = [type(r).__name__ for r in seen if not isinstance(r, TranscriptLine)]
+        assert kinds == ["Message", "Session"]
+        message = next(r for r in seen if isinstance(r, Message))
+        assert message.recipients == ("b@example.com",)
+        # The message is handed over before the reply that accepts it.
+        after = seen[seen.index(message) + 1]
+        assert isinstance(after, TranscriptLine)
+        assert after.text.startswith("250")
+
+
+def test_unsubscribed_observers_hear_nothing_more() -> None:
+    seen: list[Record] = []
+    with SMTPServer() as server:
+        server._recorder.subscribe(seen.append)()
+        with smtplib.SMTP(*server.address) as client:
+            client.noop()
+    assert seen == []
+
+
+def test_a_failing_observer_is_recorded_and_recording_goes_on() -> None:
+    def broken(record: Record) -> None:
+        raise RuntimeError("observer bug")
+
+    with SMTPServer() as server:
+        server._recorder.subscribe(broken)
+        with smtplib.SMTP(*server.address) as client:
+            assert client.noop()[0] == 250
+        assert server.transcript[-1].text.startswith("221")
+        errors = server.errors
+    assert errors
+    assert isinstance(errors[0].exception, RuntimeError)
+
+
+def _writers() -> dict[str, Callable[[Recorder, int], object]]:
+    command = Command("NOOP", line=b"NOOP")
+    return {
+        "open_session": lambda r, sid: r.open_session(("127.0.0.1", 2)),
+        "record_command": lambda r, sid: r.record_command(sid, command),
+        "record_client_line": lambda r, sid: r.record_client_line(sid, "****"),
+        "record_reply": lambda r, sid: r.record_reply(sid, Reply(250, "OK")),
+        "record_content": lambda r, sid: r.record_content(sid, b"x\r\n", "."),
+        "record_message": lambda r, sid: r.record_message(Message("a@x", ("b@x",), b"", session_id=sid)),
+        "record_violations": lambda r, sid: r.record_violations(sid, [Violation("bare-lf", "")]),
+        "record_error": lambda r, sid: r.record_error(ServerError(RuntimeError(), sid, "test")),
+        "update_session": lambda r, sid: r.update_session(sid, helo_name="client.example"),
+        "end_session": lambda r, sid: r.end_session(sid, Ending.QUIT, snapshot=False),
+    }
+
+
+@pytest.mark.parametrize("writer", list(_writers()))
+def test_every_record_wakes_a_waiter(writer: str) -> None:
+    recorder = Recorder()
+    sid = recorder.open_session(("127.0.0.1", 1))
+    generation = [0]
+    waiting = threading.Event()
+
+    def predicate() -> bool:
+        generation[0] += 1
+        waiting.set()
+        return generation[0] > 1  # true on the first re-check after the record
+
+    woke: list[bool] = []
+    waiter = threading.Thread(target=lambda: woke.append(recorder.wait(predicate, 10)))
+    waiter.start()
+    assert waiting.wait(10)
+    with recorder.changed:  # the waiter is inside wait() once it released the lock
+        pass
+    _writers()[writer](recorder, sid)
+    waiter.join(10)
+    assert woke == [True]
+
+
+@pytest.mark.parametrize("value", [True, 1])
+def test_wait_returns_the_predicates_value(value: object) -> None:
+    recorder = Recorder()
+    assert recorder.wait(lambda: value, 0) is value
