@@ -142,7 +142,9 @@ class Reply:
         parts = text.split("\n")
         last = parts.pop()
         lines = [f"{code}-{part}" for part in parts]
-        lines.append(f"{code} {last}" if last else f"{code}")
+        # RFC 4954 §8: continue-req = "334" SP [base64] CRLF -- the space stays
+        # when the challenge is empty (PLAIN without an initial response).
+        lines.append(f"{code} {last}" if last or code == 334 else f"{code}")
         wire = ("\r\n".join(lines) + "\r\n").encode("utf-8")
         if len(wire) > REPLY_LINE_LIMIT:  # only then can a single line be too long
             for line in lines:

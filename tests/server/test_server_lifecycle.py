@@ -288,3 +288,25 @@ def test_a_server_can_be_started_again() -> None:
     with server, smtplib.SMTP(*server.address) as client:
         client.sendmail("alice@example.com", ["carol@example.com"], DATA)
     assert [m.recipients for m in server.messages] == [("bob@example.com",), ("carol@example.com",)]
+
+
+def test_clear_while_a_client_stays_connected_keeps_recording_its_session() -> None:
+    # The smtpd_session case: an application keeps its connection open across
+    # tests, and the server is cleared between them.
+    with SMTPServer() as server, smtplib.SMTP(*server.address) as client:
+        client.sendmail("a@example.com", ["b@example.com"], b"Subject: one\r\n\r\n1\r\n")
+        server.clear()
+        assert server.messages == []
+        [open_session] = server.sessions
+        assert open_session.active
+        assert open_session.commands == ()
+        assert open_session.messages == ()
+        assert open_session.helo_name is not None  # what the session is stays known
+
+        client.sendmail("a@example.com", ["c@example.com"], b"Subject: two\r\n\r\n2\r\n")
+        [message] = server.messages
+        assert message.subject == "two"
+        assert message.session.id == open_session.id
+        [session] = server.sessions
+        assert [c.verb for c in session.commands] == ["MAIL", "RCPT", "DATA"]
+        assert str(server.transcript).splitlines()[1] == "C: mail FROM:<a@example.com> size=19"

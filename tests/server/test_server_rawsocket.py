@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from server_support import RawClient, SessionEnds
 
 from pytest_smtpd import Ending, SMTPServer
@@ -148,9 +150,15 @@ def test_a_delayed_reply_stops_the_timeout_and_restarts_it() -> None:
 
 
 def test_activity_restarts_the_idle_timer() -> None:
-    with SMTPServer(timeout=0.5) as server, RawClient(server.address) as client:
+    # The client pauses between commands (its own pace, not waiting for the
+    # server) for twice the timeout in all, never for as long as the timeout:
+    # only a timer restarted by each answered command keeps the session open.
+    timeout, pause, commands = 0.6, 0.15, 8
+    assert pause * commands >= 2 * timeout
+    with SMTPServer(timeout=timeout) as server, RawClient(server.address) as client:
         client.greet()
-        for _ in range(5):
+        for _ in range(commands):
+            time.sleep(pause)
             assert client.command("NOOP") == ["250 2.0.0 OK"]
         assert server.sessions[0].active
 
