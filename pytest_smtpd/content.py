@@ -340,7 +340,12 @@ def _address_problems(parsed: EmailMessage, field: str, raw: str) -> Iterator[Pr
     except Exception as exc:
         yield _problem(ProblemKind.INVALID_ADDRESS, f"{field}: {shown!r} does not parse ({exc!r})")
         return
-    if defects:
+    # email flags an address without a domain as a defect too; naming the address says more.
+    no_domain = [address.addr_spec for address in addresses if not address.domain]
+    if no_domain:
+        for spec in no_domain:
+            yield _problem(ProblemKind.INVALID_ADDRESS, f"{field}: {spec!r} has no @domain (RFC 5322 §3.4.1)")
+    elif defects:
         why = "; ".join(dict.fromkeys(str(d) or type(d).__name__ for d in defects))
         yield _problem(ProblemKind.INVALID_ADDRESS, f"{field}: {shown!r}: {why}")
     elif not groups:
@@ -348,10 +353,6 @@ def _address_problems(parsed: EmailMessage, field: str, raw: str) -> Iterator[Pr
             ProblemKind.INVALID_ADDRESS,
             f"{field} is empty; RFC 5322 §3.4 needs an address (or a group: 'undisclosed-recipients:;')",
         )
-    else:
-        for address in addresses:
-            if not address.domain:
-                yield _problem(ProblemKind.INVALID_ADDRESS, f"{field}: {address.addr_spec!r} has no @domain")
     if field not in _MULTIPLE_ALLOWED and len(addresses) > 1:
         yield _problem(ProblemKind.INVALID_ADDRESS, f"{field}: {shown!r} names {len(addresses)} mailboxes, not one")
 
