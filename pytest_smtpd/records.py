@@ -78,8 +78,18 @@ class Message:
     session_id: int = 0
     received_at: float = 0.0
     _recorder: Recorder | None = field(default=None, repr=False)
-    _email: EmailMessage | None = field(default=None, init=False, repr=False)
-    _links: tuple[str, ...] | None = field(default=None, init=False, repr=False)
+    # One field for everything decoded lazily: each field costs time on every
+    # message recorded, whether a test ever looks or not.
+    _decoded: Message._Decoded | None = field(default=None, init=False, repr=False)
+
+    class _Decoded:
+        """The parse, and what is worked out from it, once asked for."""
+
+        __slots__ = ("email", "links")
+
+        def __init__(self, email: EmailMessage) -> None:
+            self.email = email
+            self.links: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return f"<Message from {self.sender!r} to {list(self.recipients)!r} subject={self.subject!r}>"
@@ -129,15 +139,19 @@ class Message:
     @property
     def email(self) -> EmailMessage:
         """The content parsed with ``email.policy.default`` (parsed once, then cached)."""
-        parsed = self._email
-        if parsed is None:
+        return self._parsed().email
+
+    def _parsed(self) -> Message._Decoded:
+        decoded = self._decoded
+        if decoded is None:
             from email import policy
             from email.parser import BytesParser
 
             parsed = BytesParser(policy=policy.default).parsebytes(self.data)
             assert parsed is not None
-            object.__setattr__(self, "_email", parsed)
-        return parsed
+            decoded = Message._Decoded(parsed)
+            object.__setattr__(self, "_decoded", decoded)
+        return decoded
 
     @property
     def defects(self) -> list[str]:
@@ -251,13 +265,12 @@ class Message:
         and otherwise as written, so ``mailto:`` and relative hrefs are links
         too. Found once, then cached.
         """
-        found = self._links
-        if found is None:
+        decoded = self._parsed()
+        if decoded.links is None:
             from .content import find_links
 
-            found = tuple(find_links(self.text, self.html))
-            object.__setattr__(self, "_links", found)
-        return list(found)
+            decoded.links = tuple(find_links(self.text, self.html))
+        return list(decoded.links)
 
     def link(self, match: LinkMatch | None = None) -> str:
         """The one link that matches ``match``: a string is a substring of the
