@@ -11,6 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .content import Problem as Problem
+    from .content import ProblemKind as ProblemKind
     from .errors import ConfigurationError as ConfigurationError
     from .errors import ServerThreadError as ServerThreadError
     from .errors import SMTPDError as SMTPDError
@@ -38,6 +40,8 @@ _EXPORTS = {
     "Ending": "records",
     "Message": "records",
     "Options": "options",
+    "Problem": "content",
+    "ProblemKind": "content",
     "Reply": "protocol",
     "Rule": "rules",
     "SMTPDError": "errors",

@@ -21,6 +21,8 @@ from .protocol import Command, Reply, Violation
 if TYPE_CHECKING:
     from email.message import EmailMessage, MIMEPart
 
+    from .content import LinkMatch, Problem
+
 __all__ = [
     "Attachment",
     "Ending",
@@ -80,7 +82,18 @@ class Message:
     session_id: int = 0
     received_at: float = 0.0
     _recorder: Recorder | None = field(default=None, repr=False)
-    _email: EmailMessage | None = field(default=None, init=False, repr=False)
+    # One field for everything decoded lazily: each field costs time on every
+    # message recorded, whether a test ever looks or not.
+    _decoded: Message._Decoded | None = field(default=None, init=False, repr=False)
+
+    class _Decoded:
+        """The parse, and what is worked out from it, once asked for."""
+
+        __slots__ = ("email", "links")
+
+        def __init__(self, email: EmailMessage) -> None:
+            self.email = email
+            self.links: tuple[str, ...] | None = None
 
     def __repr__(self) -> str:
         return f"<Message from {self.sender!r} to {list(self.recipients)!r} subject={self.subject!r}>"
@@ -130,15 +143,19 @@ class Message:
     @property
     def email(self) -> EmailMessage:
         """The content parsed with ``email.policy.default`` (parsed once, then cached)."""
-        parsed = self._email
-        if parsed is None:
+        return self._parsed().email
+
+    def _parsed(self) -> Message._Decoded:
+        decoded = self._decoded
+        if decoded is None:
             from email import policy
             from email.parser import BytesParser
 
             parsed = BytesParser(policy=policy.default).parsebytes(self.data)
             assert parsed is not None
-            object.__setattr__(self, "_email", parsed)
-        return parsed
+            decoded = Message._Decoded(parsed)
+            object.__setattr__(self, "_decoded", decoded)
+        return decoded
 
     @property
     def defects(self) -> list[str]:
@@ -236,6 +253,84 @@ class Message:
                 Attachment(part.get_filename(), part.get_content_type(), raw if isinstance(raw, bytes) else b"")
             )
         return found
+
+    # What users check in an email ------------------------------------------------
+
+    @property
+    def links(self) -> list[str]:
+        """The links in the text and HTML bodies, each once, in order of first
+        appearance, the text body's first.
+
+        Bodies are decoded first (``text`` and ``html``), so a quoted-printable
+        soft line break or ``=3D`` never cuts a URL. In the text body: every
+        ``http://`` or ``https://`` URL, ending before white space, ``<``, ``>``
+        or ``"``, without a trailing ``.,;:!?)``. In the HTML body: the ``href``
+        of every ``<a>`` and ``<area>``, entities unescaped (``&amp;`` is ``&``)
+        and otherwise as written, so ``mailto:`` and relative hrefs are links
+        too. Found once, then cached.
+        """
+        decoded = self._parsed()
+        if decoded.links is None:
+            from .content import find_links
+
+            decoded.links = tuple(find_links(self.text, self.html))
+        return list(decoded.links)
+
+    def link(self, match: LinkMatch | None = None) -> str:
+        """The one link that matches ``match``: a string is a substring of the
+        link, a compiled regex is searched in it, a predicate is called with
+        each link. ``None`` means the message must have exactly one link.
+
+        Raises ``AssertionError`` listing every link when not exactly one
+        matches::
+
+            reset_url = msg.link("/reset/")
+        """
+        __tracebackhide__ = True
+        from .content import describe_links, matching_links
+
+        links = self.links
+        found = matching_links(links, match)
+        if len(found) != 1:
+            raise AssertionError(describe_links(links, match))
+        return found[0]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """What is wrong with this message as RFC 5322 and MIME define it, as a list
+        of :class:`~pytest_smtpd.Problem` (empty for a well-formed message).
+
+        The kinds: ``missing-date``, ``missing-from``, ``missing-message-id``,
+        ``duplicate-header``, ``line-too-long``, ``non-ascii-header``,
+        ``invalid-address``, ``missing-mime-version``, ``mime-defect`` and
+        ``no-text-part``; :func:`pytest_smtpd.content.find_problems` says what
+        each checks. Checked on each access; never raises.
+        """
+        from .content import find_problems
+
+        return find_problems(self.data, self.email, smtputf8=self.smtputf8)
+
+    def assert_well_formed(self) -> None:
+        """Fail with an ``AssertionError`` listing :attr:`problems`, if there are any."""
+        __tracebackhide__ = True
+        problems = self.problems
+        if problems:
+            listed = "\n".join(f"  {problem}" for problem in problems)
+            raise AssertionError(f"{self!r} is not well formed:\n{listed}")
+
+    def normalized(self) -> str:
+        """The message as text for snapshot tests (``assert msg.normalized() == snapshot``).
+
+        Headers and decoded parts, with what changes from one sending to the next
+        (``Date``, message IDs, ``Content-ID``, MIME boundaries) replaced by
+        numbered placeholders such as ``<date>``, ``<message-id-1>`` and
+        ``<boundary-1>``: the same code sending the same mail at another time
+        gives the same text. Non-text parts appear as their content type,
+        filename and size; :func:`pytest_smtpd.content.normalize` has the details.
+        """
+        from .content import normalize
+
+        return normalize(self.email)
 
 
 def _leaf_parts(part: MIMEPart) -> Iterator[MIMEPart]:

@@ -16,6 +16,7 @@ NEVER_IMPORTS = {
     "auth": _SANS_IO,
     "extensions": _SANS_IO,
     "records": {"socket", "pytest", "_pytest"},
+    "content": {"socket", "pytest", "_pytest"},
     "rules": {"socket"},
     "server": {"pytest", "_pytest"},
 }
