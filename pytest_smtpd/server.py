@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigurationError, ServerThreadError, StartError
+from .filters import check_filters, describe_mismatch, match_message
 from .options import Options
 from .protocol import (
     TEXT_LINE_LIMIT,
@@ -39,7 +40,7 @@ from .protocol import (
     Violation,
 )
 from .records import Ending, Message, Record, Recorder, ServerError, Session, Transcript
-from .rules import Matcher, Rule, RuleBook, check_filters, describe_mismatch, match_message
+from .rules import Matcher, Rule, RuleBook
 
 if TYPE_CHECKING:
     import ssl

@@ -47,6 +47,20 @@ def test_filters(smtpd: SMTPServer) -> None:
     smtpd.assert_not_sent(to="carol@example.com")
 
 
+def test_copies(smtpd: SMTPServer) -> None:
+    msg = EmailMessage()
+    msg["From"] = "billing@example.com"
+    msg["To"] = "alice@example.com"
+    msg["Cc"] = "Accounts <accounts@example.com>"
+    msg["Subject"] = "Invoice 1003"
+    msg.set_content("Invoice 1003 is attached.\n")
+    with smtplib.SMTP(smtpd.host, smtpd.port) as client:
+        # The auditor is an envelope recipient named in no header: a blind copy.
+        client.send_message(msg, to_addrs=["alice@example.com", "accounts@example.com", "audit@example.com"])
+    smtpd.assert_sent(cc="accounts@example.com", bcc="audit@example.com")
+    smtpd.assert_not_sent(bcc="accounts@example.com")  # named in Cc: not blind
+
+
 def test_failure_message_shows_what_arrived(smtpd: SMTPServer) -> None:
     send_invoice(smtpd.host, smtpd.port, "alice@example.com", 1001)
     with pytest.raises(AssertionError) as info:

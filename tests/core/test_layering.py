@@ -17,6 +17,7 @@ NEVER_IMPORTS = {
     "extensions": _SANS_IO,
     "records": {"socket", "pytest", "_pytest"},
     "rules": {"socket"},
+    "filters": {"socket", "pytest", "_pytest"},
     "server": {"pytest", "_pytest"},
 }
 

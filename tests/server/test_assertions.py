@@ -207,12 +207,12 @@ def test_unknown_filter_is_a_type_error_naming_the_valid_ones(smtpd: SMTPServer,
     with pytest.raises(TypeError) as info:
         getattr(smtpd, method)(recipient="alice@example.com")
     assert str(info.value) == (
-        "unknown filter 'recipient'; valid filters: sender, to, subject, text, html, headers, attachment"
+        "unknown filter 'recipient'; valid filters: sender, to, cc, bcc, subject, text, html, headers, attachment"
     )
 
 
 def test_unknown_filter_in_assert_count(smtpd: SMTPServer) -> None:
-    with pytest.raises(TypeError, match="unknown filter 'body'; valid filters: sender, to, subject"):
+    with pytest.raises(TypeError, match="unknown filter 'body'; valid filters: sender, to, cc, bcc, subject"):
         smtpd.assert_count(0, body="x")
 
 
@@ -318,3 +318,70 @@ def test_failure_text_lists_all_tied_nearest(three: SMTPServer) -> None:
         "  #3:\n"
         "    attachment: wanted 'terms.pdf', got ['df.txt']"
     )
+
+
+# cc= and bcc= ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def copied(smtpd: SMTPServer) -> SMTPServer:
+    """One message to Alice, copied to Carol (Cc) and blind-copied to Dave."""
+    mail = EmailMessage()
+    mail["From"] = "app@example.com"
+    mail["To"] = "Alice <alice@example.com>"
+    mail["Cc"] = "Carol <Carol@Example.com>, ops@example.com"
+    mail["Subject"] = "Copies"
+    mail.set_content("hello\n")
+    with smtplib.SMTP(*smtpd.address) as client:
+        client.send_message(
+            mail, to_addrs=["alice@example.com", "carol@example.com", "ops@example.com", "dave@example.com"]
+        )
+    return smtpd
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"cc": "carol@example.com"},
+        {"cc": "OPS@example.com"},
+        {"cc": re.compile(r"^ops@")},
+        {"cc": lambda address: address == "Carol@Example.com"},
+        {"bcc": "dave@example.com"},
+        {"bcc": "DAVE@EXAMPLE.COM"},
+        {"bcc": re.compile(r"dave")},
+        {"bcc": lambda address: address.startswith("dave")},
+    ],
+    ids=_ids,
+)
+def test_cc_and_bcc_match(copied: SMTPServer, filters: dict[str, object]) -> None:
+    assert copied.assert_sent(**filters).subject == "Copies"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"cc": "alice@example.com"},  # in To, not in Cc
+        {"cc": "dave@example.com"},  # an envelope recipient only
+        {"cc": "Carol"},  # the display name is not the address
+        {"bcc": "alice@example.com"},
+        {"bcc": "carol@example.com"},  # named in Cc, in another case
+        {"bcc": "ops@example.com"},
+    ],
+    ids=_ids,
+)
+def test_cc_and_bcc_do_not_match(copied: SMTPServer, filters: dict[str, object]) -> None:
+    copied.assert_not_sent(**filters)
+
+
+def test_cc_and_bcc_near_misses_show_the_addresses(copied: SMTPServer) -> None:
+    text = failure(lambda: copied.assert_sent(cc="bob@example.com", bcc="eve@example.com"))
+    assert text.endswith(
+        "    cc: wanted 'bob@example.com', got ['Carol@Example.com', 'ops@example.com']\n"
+        "    bcc: wanted 'eve@example.com', got ['dave@example.com']"
+    )
+
+
+def test_messages_without_cc_or_bcc(three: SMTPServer) -> None:
+    # Every envelope recipient of these is named in To.
+    three.assert_not_sent(cc=lambda address: True)
+    three.assert_not_sent(bcc=lambda address: True)
