@@ -8,11 +8,13 @@ gets what a string would be compared with. Adding a filter is adding a row.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import getaddresses
 
+from .errors import did_you_mean
 from .records import Message
 
 __all__ = ["FILTERS", "FILTER_NAMES", "Filter", "check_filters", "describe_mismatch", "match_message"]
@@ -39,6 +41,23 @@ def _show_value(matcher: object, value: object) -> str:
         value = list(value)
     text = repr(value)
     return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
+
+
+def _show_around(matcher: object, value: object) -> str:
+    """A long body shown around the part closest to a wanted string, so the
+    difference is in view (not only the body's first characters)."""
+    if not isinstance(value, str) or not isinstance(matcher, str) or len(repr(value)) <= SHOWN:
+        return _show_value(matcher, value)
+    # Bound the search: a near miss in a 20 MB body is still found near its start.
+    body = value[:100_000]
+    match = difflib.SequenceMatcher(None, body, matcher, autojunk=False).find_longest_match(
+        0, len(body), 0, len(matcher)
+    )
+    aligned = max(0, match.a - match.b)  # where the wanted text would start
+    margin = max(10, (SHOWN - len(matcher)) // 2)
+    start = max(0, aligned - margin)
+    end = min(len(value), aligned + len(matcher) + margin)
+    return f"{'...' if start else ''}{value[start:end]!r}{'...' if end < len(value) else ''} (at {start})"
 
 
 def _addresses(message: Message, *headers: str) -> list[str]:
@@ -98,8 +117,8 @@ FILTERS: Mapping[str, Filter] = {
         Filter("cc", "any address in the Cc header", lambda m: _addresses(m, "Cc"), _same_address, each=True),
         Filter("bcc", "any envelope recipient named in none of To and Cc", _blind_copies, _same_address, each=True),
         Filter("subject", "the decoded Subject", lambda m: m.subject, _equal),
-        Filter("text", "the decoded plain-text body", lambda m: m.text, _contains),
-        Filter("html", "the decoded HTML body", lambda m: m.html, _contains),
+        Filter("text", "the decoded plain-text body", lambda m: m.text, _contains, show=_show_around),
+        Filter("html", "the decoded HTML body", lambda m: m.html, _contains, show=_show_around),
         HEADER,
         Filter(
             "attachment", "any attachment's filename", lambda m: [a.filename for a in m.attachments], _equal, each=True
@@ -115,7 +134,9 @@ def check_filters(filters: Mapping[str, object]) -> None:
     """Raise a TypeError naming the valid filters when one is unknown or ill-typed."""
     for name, value in filters.items():
         if name not in FILTERS:
-            raise TypeError(f"unknown filter {name!r}; valid filters: {', '.join(FILTER_NAMES)}")
+            raise TypeError(
+                f"unknown filter {name!r}{did_you_mean(name, FILTER_NAMES)}; valid filters: {', '.join(FILTER_NAMES)}"
+            )
         if FILTERS[name] is HEADER:
             if not isinstance(value, Mapping):
                 raise TypeError("headers= takes a mapping of header name to str, regex or predicate")

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, did_you_mean
 from .extensions import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
 from .option_names import OPTION_NAMES
 
@@ -67,8 +67,9 @@ class Options:
         for layer in layers:
             unknown = sorted(set(layer) - set(OPTION_NAMES))
             if unknown:
+                named = ", ".join(f"{name!r}{did_you_mean(name, OPTION_NAMES)}" for name in unknown)
                 raise ConfigurationError(
-                    f"unknown smtpd option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                    f"unknown smtpd option{'s' if len(unknown) > 1 else ''} {named}"
                     f"{' in ' + where if where else ''}; valid options: {', '.join(OPTION_NAMES)}"
                 )
             merged.update(layer)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Union
 
+from .errors import did_you_mean
 from .protocol import Command, Reply
 from .records import Message
 
@@ -21,7 +22,31 @@ Matcher = Union[str, "re.Pattern[str]", Callable[[Any], bool]]
 
 #: Rule events that are not command verbs.
 SPECIAL_EVENTS = ("connect", "message")
+#: The command verbs a rule may name: RFC 5321 §4.1.1's, and those of the
+#: extensions the server implements (STARTTLS, AUTH, BDAT; LHLO of LMTP).
+VERBS: tuple[str, ...] = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP")
+VERBS += ("QUIT", "STARTTLS", "AUTH", "LHLO")
+#: Events whose string ``match`` is an address: written ``<bob@example.com>``, it means the address inside.
+ADDRESS_EVENTS = ("MAIL", "RCPT", "message")
 _EVENT = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+
+
+def _event(event: object) -> str:
+    """The event's canonical name (verbs upper case); a ValueError naming the nearest known one."""
+    if not isinstance(event, str) or not _EVENT.fullmatch(event):
+        raise ValueError(f"event must be a command verb ('RCPT'), 'connect' or 'message', not {event!r}")
+    lowered = event.lower()
+    if lowered in SPECIAL_EVENTS:
+        return lowered
+    verb = event.upper()
+    # RFC 5321 §4.1.5: verbs beginning with X are private extensions.
+    if verb in VERBS or (verb.startswith("X") and len(verb) > 1):
+        return verb
+    raise ValueError(
+        f"unknown event {event!r}{did_you_mean(event, VERBS + SPECIAL_EVENTS)}: an event is a command verb "
+        f"({', '.join(VERBS)}, or a private X... verb), 'connect' (the greeting) or 'message' "
+        "(the reply after the content)"
+    )
 
 
 class Rule:
@@ -38,12 +63,11 @@ class Rule:
     __slots__ = ("_disconnect", "_lock", "_remaining", "_reply", "delay_seconds", "event", "hits", "match")
 
     def __init__(self, event: str, match: Matcher | None = None, *, lock: threading.Lock | None = None) -> None:
-        if not isinstance(event, str) or not _EVENT.fullmatch(event):
-            raise ValueError(f"event must be a command verb ('RCPT'), 'connect' or 'message', not {event!r}")
-        lowered = event.lower()
-        self.event = lowered if lowered in SPECIAL_EVENTS else event.upper()
+        self.event = _event(event)
         if match is not None and not isinstance(match, (str, re.Pattern)) and not callable(match):
             raise TypeError(f"match must be a string, a compiled regex or a predicate, not {match!r}")
+        if isinstance(match, str) and self.event in ADDRESS_EVENTS and match.startswith("<") and match.endswith(">"):
+            match = match[1:-1]  # the address is compared without its brackets
         self.match = match
         self._reply: Reply | None = None
         self._disconnect = False

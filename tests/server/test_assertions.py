@@ -385,3 +385,32 @@ def test_messages_without_cc_or_bcc(three: SMTPServer) -> None:
     # Every envelope recipient of these is named in To.
     three.assert_not_sent(cc=lambda address: True)
     three.assert_not_sent(bcc=lambda address: True)
+
+
+def test_a_misspelt_filter_names_the_nearest(smtpd: SMTPServer) -> None:
+    with pytest.raises(TypeError, match=re.escape("unknown filter 'subjet' (did you mean 'subject'?); valid filters:")):
+        smtpd.assert_sent(subjet="Welcome!")
+
+
+LONG_HTML = (
+    "<html><body>"
+    + "<p>Some introductory words about the service.</p>" * 3
+    + ('<p>Confirm here: <a href="https://example.com/confirm?t=abc">confirm</a></p></body></html>')
+)
+
+
+@pytest.mark.parametrize("filter_name", ["text", "html"])
+def test_a_near_miss_shows_the_body_around_the_closest_match(smtpd: SMTPServer, filter_name: str) -> None:
+    send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, LONG_HTML, html=LONG_HTML)
+    wanted = 'href="https://example.com/confirm?t=abd"'
+    text = failure(lambda: smtpd.assert_sent(**{filter_name: wanted}))
+    assert text.splitlines()[-1] == (
+        f"    {filter_name}: wanted {wanted!r}, got "
+        "...'<p>Confirm here: <a href=\"https://example.com/confirm?t=abc\">confirm</a></p></bo'... (at 159)"
+    )
+
+
+def test_a_near_miss_without_a_string_shows_the_start(smtpd: SMTPServer) -> None:
+    send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, LONG_HTML, html=LONG_HTML)
+    text = failure(lambda: smtpd.assert_sent(html=re.compile("confirm[?]t=abd")))
+    assert text.endswith(f"got {LONG_HTML[:76]!r}"[:-1] + "...")
