@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 
 from .errors import did_you_mean
-from .records import Message
+from .records import Message, Refusal
 
 __all__ = ["FILTERS", "FILTER_NAMES", "Filter", "check_filters", "describe_mismatch", "match_message"]
 
@@ -189,17 +189,34 @@ def _messages(count: int | str) -> str:
     return f"{count} message" if str(count).split()[-1] == "1" else f"{count} messages"
 
 
-def describe_mismatch(messages: Sequence[Message], filters: Mapping[str, object], found: int, wanted: str) -> str:
-    """The text of a failed ``assert_sent``: what was wanted, every message, and
-    for the nearest ones which filter did not match and what the value was.
+def describe_mismatch(
+    messages: Sequence[Message],
+    filters: Mapping[str, object],
+    found: int,
+    wanted: str,
+    refused: Sequence[Refusal] = (),
+) -> str:
+    """The text of a failed ``assert_sent``: what was wanted, every message, for
+    the nearest ones which filter did not match and what the value was, and
+    what was refused.
 
     ``wanted`` is the expected count in words (``"exactly 1"``, ``"no"``).
     """
+    lines = _describe_messages(messages, filters, found, wanted)
+    if refused:
+        lines.append(f"Refused ({len(refused)}):")
+        lines.extend(f"  {refusal}" for refusal in refused)
+    return "\n".join(lines)
+
+
+def _describe_messages(
+    messages: Sequence[Message], filters: Mapping[str, object], found: int, wanted: str
+) -> list[str]:
     matching = " matching " + ", ".join(f"{k}={_show(v)}" for k, v in filters.items()) if filters else ""
     lines = [f"expected {_messages(wanted)}{matching}; found {found}."]
     if not messages:
         lines.append("No message was accepted.")
-        return "\n".join(lines)
+        return lines
     lines.append(f"{_messages(len(messages))} accepted:")
     scored = [(i, message, _failures(message, filters)) for i, message in enumerate(messages)]
     for i, message, failed in scored:
@@ -212,4 +229,4 @@ def describe_mismatch(messages: Sequence[Message], filters: Mapping[str, object]
             if len(failed) == best:
                 lines.append(f"  #{i + 1}:")
                 lines.extend(f"    {reason}" for _, reason in failed)
-    return "\n".join(lines)
+    return lines

@@ -414,3 +414,51 @@ def test_a_near_miss_without_a_string_shows_the_start(smtpd: SMTPServer) -> None
     send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, LONG_HTML, html=LONG_HTML)
     text = failure(lambda: smtpd.assert_sent(html=re.compile("confirm[?]t=abd")))
     assert text.endswith(f"got {LONG_HTML[:76]!r}"[:-1] + "...")
+
+
+# What was refused --------------------------------------------------------------------------
+
+
+def test_a_failure_lists_the_refused_recipient_and_the_reply(smtpd: SMTPServer) -> None:
+    smtpd.on("RCPT", "bob@example.com").reply(550, "5.1.1 No such user")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(smtpd, "app@example.com", ["bob@example.com"], WELCOME, "Hello Bob.\n")
+    text = failure(lambda: smtpd.assert_sent(to="bob@example.com"))
+    assert text == (
+        "expected exactly 1 message matching to='bob@example.com'; found 0.\n"
+        "No message was accepted.\n"
+        "Refused (1):\n"
+        "  recipient 'bob@example.com' from 'app@example.com': 550 5.1.1 No such user"
+    )
+    [refusal] = smtpd.refusals
+    assert (refusal.recipient, refusal.reply.code) == ("bob@example.com", 550)
+
+
+def test_a_failure_lists_a_refused_message_and_unscripted_refusals(smtpd: SMTPServer) -> None:
+    smtpd.on("message").reply(451, "4.7.1 Greylisted,\ntry later").once()
+    with pytest.raises(smtplib.SMTPDataError):
+        send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, "Hello.\n")
+    with smtplib.SMTP(*smtpd.address) as client:
+        client.ehlo()
+        assert client.rcpt("carol@example.com")[0] == 503  # no MAIL first: refused, and no sender
+    send(smtpd, "app@example.com", ["alice@example.com"], RESET, "Click.\n")
+    text = failure(lambda: smtpd.assert_count(2, to="alice@example.com"))
+    assert text.endswith(
+        "Refused (2):\n"
+        "  message to ['alice@example.com'] from 'app@example.com': 451 4.7.1 Greylisted, try later\n"
+        "  recipient 'carol@example.com': 503 5.5.1 Error: need MAIL command"
+    )
+
+
+def test_accepted_replies_are_no_refusals(three: SMTPServer) -> None:
+    assert three.refusals == []
+    assert "Refused" not in failure(lambda: three.assert_sent(subject="nothing"))
+
+
+def test_clear_forgets_refusals(smtpd: SMTPServer) -> None:
+    smtpd.on("RCPT").reply(550, "5.1.1 No such user")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(smtpd, "app@example.com", ["bob@example.com"], WELCOME, "Hello Bob.\n")
+    assert len(smtpd.refusals) == 1
+    smtpd.clear()
+    assert smtpd.refusals == []

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from server_support import RawClient, SessionEnds
+from server_support import RawClient, ended_sessions
 
 from pytest_smtpd import Command, Ending, Message, ServerThreadError, SMTPServer
 
@@ -358,11 +358,10 @@ def test_raise_errors_is_quiet_without_errors() -> None:
 
 def test_clear_forgets_rules_and_records() -> None:
     with SMTPServer() as server:
-        ends = SessionEnds(server)
         server.on("RCPT").reply(550, "5.1.1 No such user")
         with smtplib.SMTP(*server.address) as client, pytest.raises(smtplib.SMTPRecipientsRefused):
             client.sendmail(SENDER, ["bob@example.com"], DATA)
-        ends.wait(1)
+        ended_sessions(server, 1)
 
         server.clear()
 
