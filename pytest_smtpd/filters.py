@@ -132,6 +132,7 @@ FILTER_NAMES = tuple(FILTERS)
 
 def check_filters(filters: Mapping[str, object]) -> None:
     """Raise a TypeError naming the valid filters when one is unknown or ill-typed."""
+    __tracebackhide__ = True
     for name, value in filters.items():
         if name not in FILTERS:
             raise TypeError(
@@ -147,6 +148,7 @@ def check_filters(filters: Mapping[str, object]) -> None:
 
 
 def _check_matcher(name: str, value: object) -> None:
+    __tracebackhide__ = True
     if not isinstance(value, (str, re.Pattern)) and not callable(value):
         raise TypeError(f"filter {name} takes a str, a compiled regex or a predicate, not {value!r}")
 

@@ -63,6 +63,7 @@ class Options:
     @classmethod
     def build(cls, *layers: Mapping[str, Any], where: str = "") -> Options:
         """Options from layers of keyword arguments, later layers winning."""
+        __tracebackhide__ = True
         merged: dict[str, Any] = {}
         for layer in layers:
             unknown = sorted(set(layer) - set(OPTION_NAMES))
@@ -77,6 +78,7 @@ class Options:
 
     @classmethod
     def _checked(cls, values: dict[str, Any]) -> Options:
+        __tracebackhide__ = True
         out = dict(values)
         for name in ("port", "size_limit", "max_recipients"):
             if name in out:
@@ -162,6 +164,7 @@ def _is_ssl_context(value: object) -> bool:
 
 
 def _names(value: object, option: str, known: Iterable[str]) -> tuple[str, ...]:
+    __tracebackhide__ = True
     if isinstance(value, str):
         items = value.replace(",", " ").split()
     elif isinstance(value, Iterable):
@@ -181,6 +184,7 @@ if tuple(f.name for f in dataclasses.fields(Options) if not f.name.startswith("_
 
 def parse_ini(name: str, raw: str) -> Any:
     """Convert an ``smtpd_<name>`` ini value to the option's type."""
+    __tracebackhide__ = True
     raw = raw.strip()
     if name in ("port", "size_limit", "max_recipients"):
         try:

@@ -33,6 +33,7 @@ _EVENT = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
 
 def _event(event: object) -> str:
     """The event's canonical name (verbs upper case); a ValueError naming the nearest known one."""
+    __tracebackhide__ = True
     if not isinstance(event, str) or not _EVENT.fullmatch(event):
         raise ValueError(f"event must be a command verb ('RCPT'), 'connect' or 'message', not {event!r}")
     lowered = event.lower()
@@ -63,6 +64,7 @@ class Rule:
     __slots__ = ("_disconnect", "_lock", "_remaining", "_reply", "delay_seconds", "event", "hits", "match")
 
     def __init__(self, event: str, match: Matcher | None = None, *, lock: threading.Lock | None = None) -> None:
+        __tracebackhide__ = True
         self.event = _event(event)
         if match is not None and not isinstance(match, (str, re.Pattern)) and not callable(match):
             raise TypeError(f"match must be a string, a compiled regex or a predicate, not {match!r}")
@@ -137,6 +139,10 @@ class Rule:
             return True
 
     def __repr__(self) -> str:
+        return f"<Rule {self}>"
+
+    def __str__(self) -> str:
+        """The rule as it was written: ``on('RCPT', 'bob@example.com').reply(550, '5.1.1 No such user')``."""
         parts = [f"on({self.event!r}{'' if self.match is None else ', ' + repr(self.match)})"]
         if self.delay_seconds:
             parts.append(f"delay({self.delay_seconds})")
@@ -146,10 +152,11 @@ class Rule:
             parts.append("disconnect()")
         if self._remaining is not None:
             parts.append(f"times(left={self._remaining})")
-        return "<Rule " + ".".join(parts) + ">"
+        return ".".join(parts)
 
 
 def _matches(matcher: Matcher | None, value: str, subject: object, *, fold: bool = True) -> bool:
+    __tracebackhide__ = True  # a predicate's error shows the user's code
     if matcher is None:
         return True
     if isinstance(matcher, str):
@@ -167,6 +174,7 @@ class RuleBook:
         self._rules: list[Rule] = []
 
     def add(self, event: str, match: Matcher | None) -> Rule:
+        __tracebackhide__ = True
         rule = Rule(event, match, lock=self._lock)
         with self._lock:
             self._rules.append(rule)
@@ -183,6 +191,7 @@ class RuleBook:
 
     def find_command(self, verb: str, command: Command) -> Rule | None:
         """The first live rule for ``verb`` matching ``command``; it is used up by one."""
+        __tracebackhide__ = True
         if not self._rules:
             return None
         value = command.main_argument
@@ -193,6 +202,7 @@ class RuleBook:
 
     def find_message(self, message: Message) -> Rule | None:
         """The first live ``"message"`` rule; a string or regex matches any recipient."""
+        __tracebackhide__ = True
         if not self._rules:
             return None
         for rule in self.rules:
@@ -209,6 +219,7 @@ class RuleBook:
 
     def find_connect(self, peer_host: str) -> Rule | None:
         """The first live ``"connect"`` rule; match is compared with the client's IP address."""
+        __tracebackhide__ = True
         if not self._rules:
             return None
         for rule in self.rules:

@@ -867,6 +867,7 @@ class SMTPServer:
 
     def _handle(self, client: _Client, event: Event | None) -> None:
         """Record the event, find the rule for it, and reply now or after its delay."""
+        __tracebackhide__ = True  # a hook's or predicate's error shows the user's code
         rec = self._recorder
         if isinstance(event, AuthResponse):
             # A step of an AUTH exchange: masked in the records, answered by the core.
@@ -927,6 +928,7 @@ class SMTPServer:
 
     def _finish(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
         """Decide the reply: the rule's, else a hook's, else the core's."""
+        __tracebackhide__ = True
         if rule is not None and rule.disconnects:
             self._close_after_flush(client, Ending.DISCONNECT)
             return
@@ -943,6 +945,7 @@ class SMTPServer:
         return client.core.greeting() if event is None else client.core.default_reply()
 
     def _ask_hooks(self, client: _Client, event: Event | None, message: Message | None) -> Reply:
+        __tracebackhide__ = True
         default = self._default(client, event)
         hooks = self.hooks
         if hooks is None:
@@ -1070,6 +1073,7 @@ class SMTPServer:
 
     def _end_session(self, client: _Client, how: Ending) -> None:
         """Record how the session ended (the first call wins) and tell the hook."""
+        __tracebackhide__ = True
         tell = self.hooks.session_ended if self.hooks is not None else None
         session = self._recorder.end_session(client.sid, how, snapshot=tell is not None)
         if session is not None and tell is not None:
