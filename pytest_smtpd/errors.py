@@ -14,7 +14,9 @@ where RFC 5321 calls them violations, records in ``SMTPServer.violations``.
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "SMTPDError", "ServerThreadError", "StartError"]
+from collections.abc import Iterable
+
+__all__ = ["ConfigurationError", "SMTPDError", "ServerThreadError", "StartError", "did_you_mean"]
 
 
 class SMTPDError(Exception):
@@ -31,3 +33,13 @@ class StartError(SMTPDError, OSError):
 
 class ServerThreadError(SMTPDError):
     """An exception was raised in the server thread; the original is ``__cause__``."""
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``" (did you mean 'RCPT'?)"`` for the known name nearest ``word``, or ``""``."""
+    import difflib
+
+    candidates = list(known)
+    folded = {name.lower(): name for name in candidates}
+    close = difflib.get_close_matches(word.lower(), folded, n=1)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""

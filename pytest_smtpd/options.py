@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, did_you_mean
 from .extensions import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
 from .option_names import OPTION_NAMES
 
@@ -63,12 +63,14 @@ class Options:
     @classmethod
     def build(cls, *layers: Mapping[str, Any], where: str = "") -> Options:
         """Options from layers of keyword arguments, later layers winning."""
+        __tracebackhide__ = True
         merged: dict[str, Any] = {}
         for layer in layers:
             unknown = sorted(set(layer) - set(OPTION_NAMES))
             if unknown:
+                named = ", ".join(f"{name!r}{did_you_mean(name, OPTION_NAMES)}" for name in unknown)
                 raise ConfigurationError(
-                    f"unknown smtpd option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}"
+                    f"unknown smtpd option{'s' if len(unknown) > 1 else ''} {named}"
                     f"{' in ' + where if where else ''}; valid options: {', '.join(OPTION_NAMES)}"
                 )
             merged.update(layer)
@@ -76,6 +78,7 @@ class Options:
 
     @classmethod
     def _checked(cls, values: dict[str, Any]) -> Options:
+        __tracebackhide__ = True
         out = dict(values)
         for name in ("port", "size_limit", "max_recipients"):
             if name in out:
@@ -161,6 +164,7 @@ def _is_ssl_context(value: object) -> bool:
 
 
 def _names(value: object, option: str, known: Iterable[str]) -> tuple[str, ...]:
+    __tracebackhide__ = True
     if isinstance(value, str):
         items = value.replace(",", " ").split()
     elif isinstance(value, Iterable):
@@ -180,6 +184,7 @@ if tuple(f.name for f in dataclasses.fields(Options) if not f.name.startswith("_
 
 def parse_ini(name: str, raw: str) -> Any:
     """Convert an ``smtpd_<name>`` ini value to the option's type."""
+    __tracebackhide__ = True
     raw = raw.strip()
     if name in ("port", "size_limit", "max_recipients"):
         try:

@@ -40,12 +40,23 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspec)
 
 
+#: Every ini key the plugin registers; any other ``smtpd_*`` key is a typo.
+INI_NAMES: list[str] = []
+
+
+def _addini(parser: pytest.Parser, name: str, help: str, **kwargs: Any) -> None:
+    parser.addini(name, help, **kwargs)
+    if name not in INI_NAMES:
+        INI_NAMES.append(name)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     for name in OPTION_NAMES:
         if name == "ssl_context":
             continue
-        parser.addini(f"smtpd_{name}", f"pytest-smtpd: default for the '{name}' server option", default=None)
-    parser.addini(
+        _addini(parser, f"smtpd_{name}", f"pytest-smtpd: default for the '{name}' server option", default=None)
+    _addini(
+        parser,
         "smtpd_report",
         "pytest-smtpd: add the SMTP transcript to the report of a failed test (default true)",
         type="bool",
@@ -53,7 +64,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _check_ini_keys(config: pytest.Config) -> None:
+    """An ``smtpd_*`` key the plugin does not know is a usage error, as every
+    unknown key is under ``--strict-config``: a typo would otherwise leave the
+    suite running with the defaults, behind a warning."""
+    # pytest 9 deprecates the public Config.inicfg (reading it warns); the keys are the same.
+    keys = getattr(config, "_inicfg", None)
+    if keys is None:  # pragma: no cover - pytest < 9
+        keys = config.inicfg
+    unknown = sorted(key for key in keys if key.startswith("smtpd_") and key not in INI_NAMES)
+    if unknown:
+        from .errors import did_you_mean
+
+        named = ", ".join(f"{key}{did_you_mean(key, INI_NAMES)}" for key in unknown)
+        raise pytest.UsageError(
+            f"unknown pytest-smtpd ini option{'s' if len(unknown) > 1 else ''} {named}; valid: {', '.join(INI_NAMES)}"
+        )
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _check_ini_keys(config)
     config.addinivalue_line(
         "markers",
         "smtpd(**options): options for the servers of the smtpd and smtpd_factory fixtures "
@@ -76,6 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _ini_options(config: pytest.Config) -> tuple[dict[str, Any], Options]:
     """The ini layer, read and checked once per run: as values, and built."""
+    __tracebackhide__ = True
     cached = config.stash.get(_INI, None)
     if cached is None:
         from .options import Options, parse_ini
@@ -92,6 +123,7 @@ def _ini_options(config: pytest.Config) -> tuple[dict[str, Any], Options]:
 
 
 def _options_for(item: pytest.Item, overrides: Mapping[str, Any], ihook: Any) -> Options:
+    __tracebackhide__ = True
     ini, ini_options = _ini_options(item.config)
     hooked: dict[str, Any] = {}
     options_hook = ihook.pytest_smtpd_options
@@ -144,22 +176,26 @@ class _ItemHooks:
             self.session_ended = self._session_ended
 
     def _reply(self, session: Session, command: Command, reply: Reply) -> Reply | tuple[int, str] | None:
+        __tracebackhide__ = True
         result: Reply | tuple[int, str] | None = self._ihook.pytest_smtpd_reply(
             session=session, command=command, reply=reply
         )
         return result
 
     def _message(self, session: Session, message: Message, reply: Reply) -> Reply | tuple[int, str] | None:
+        __tracebackhide__ = True
         result: Reply | tuple[int, str] | None = self._ihook.pytest_smtpd_message(
             session=session, message=message, reply=reply
         )
         return result
 
     def _session_ended(self, session: Session) -> None:
+        __tracebackhide__ = True
         self._ihook.pytest_smtpd_session_ended(session=session)
 
 
 def _start(item: pytest.Item, overrides: Mapping[str, Any]) -> SMTPServer:
+    __tracebackhide__ = True
     from .server import SMTPServer
 
     ihook = item.ihook  # looked up once: each access searches the conftests
@@ -179,6 +215,7 @@ def _track(item: pytest.Item, server: SMTPServer) -> None:
 
 def _raise_late(server: SMTPServer, reported: set[int], when: str) -> None:
     """Fail for errors of the session server that no test has reported yet."""
+    __tracebackhide__ = True
     late = [e for e in server.errors if id(e) not in reported]
     reported.update(id(e) for e in late)
     server.raise_errors(late, when)
@@ -186,6 +223,7 @@ def _raise_late(server: SMTPServer, reported: set[int], when: str) -> None:
 
 def _check(item: pytest.Item) -> None:
     """Fail for server-thread errors and, with ``strict``, violations not yet reported."""
+    __tracebackhide__ = True
     reported = item.stash.setdefault(_REPORTED, set())
     for server in item.stash.get(_SERVERS, []):
         errors = [e for e in server.errors if id(e) not in reported]
@@ -207,12 +245,14 @@ def smtpd_factory(request: pytest.FixtureRequest) -> Generator[SMTPServerFactory
     assert isinstance(item, pytest.Item)
 
     def factory(**options: Any) -> SMTPServer:
+        __tracebackhide__ = True
         server = _start(item, options)
         made.append(server)
         _track(item, server)
         return server
 
     yield factory
+    __tracebackhide__ = True
     for server in made:
         server.stop()
     _check(item)
@@ -225,6 +265,7 @@ def smtpd(request: pytest.FixtureRequest) -> Generator[SMTPServer, None, None]:
     Its thread (and, on the default host, its socket) starts when the test first
     reads ``port`` or ``address``: see :meth:`~pytest_smtpd.SMTPServer.start_on_demand`.
     """
+    __tracebackhide__ = True
     item = request.node
     assert isinstance(item, pytest.Item)
     server = _start(item, {})
@@ -242,6 +283,7 @@ def smtpd_session(request: pytest.FixtureRequest) -> Generator[SMTPServer, None,
     marker and the ``pytest_smtpd_options`` hook are per test)."""
     from .server import SMTPServer
 
+    __tracebackhide__ = True
     server = SMTPServer.from_options(_ini_options(request.config)[1])
     server.start()
     request.config.stash[_SESSION_SERVER] = server
@@ -259,6 +301,7 @@ def _uses_session_server(item: pytest.Item) -> bool:
 # tests that never use it pay nothing for it.
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True  # a set-up error, ours or not, points at its own source
     if not _uses_session_server(item):
         return (yield)
     config = item.config
@@ -280,6 +323,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True
     result = yield
     if _uses_session_server(item) and _SESSION_SERVER in item.config.stash:
         _check(item)
@@ -288,10 +332,53 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True
     result = yield
     if _SERVERS in item.stash:
         _check(item)
     return result
+
+
+def _label(server: SMTPServer, servers: list[SMTPServer]) -> str:
+    """The report section's name for one of a test's servers: its ``hostname``
+    when that was given and tells it apart, else where it listens."""
+    if len(servers) == 1:
+        return "smtpd transcript"
+    hostnames = [s.options.hostname for s in servers]
+    hostname = server.options.hostname
+    if "hostname" in server.options._explicit and hostnames.count(hostname) == 1:
+        return f"smtpd transcript ({hostname})"
+    return f"smtpd transcript ({server.host}:{server.port})"
+
+
+def _format_error(error: ServerError) -> str:
+    """A server-thread exception with its traceback, without the plugin's own
+    frames and pluggy's when it came from the user's code (a hook, a predicate):
+    the report then points at that code. A bug of the plugin keeps every frame."""
+    import os
+    import traceback
+
+    import pluggy
+
+    exc = error.exception
+    te = traceback.TracebackException.from_exception(exc)
+    ours = (os.path.dirname(__file__), os.path.dirname(pluggy.__file__))
+    stack = [frame for frame in te.stack if not frame.filename.startswith(ours)]
+    if stack and te.stack and not te.stack[-1].filename.startswith(ours):
+        te.stack = traceback.StackSummary.from_list(stack)
+    return "".join(te.format())
+
+
+def _report(server: SMTPServer) -> str:
+    """The report section of one server: its parts, each left out when empty."""
+    parts = [str(server.transcript)]
+    unused = [rule for rule in server.rules if not rule.hits]
+    if unused:
+        parts.append("Rules that never applied:\n" + "\n".join(f"  {rule} never matched" for rule in unused))
+    errors = server.errors
+    if errors:
+        parts.append("Errors in the server thread:\n" + "\n".join(_format_error(e) for e in errors))
+    return "\n\n".join(part for part in parts if part)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -300,13 +387,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     servers = item.stash.get(_SERVERS, None)
     if servers and report.failed and item.config.getini("smtpd_report"):
         for server in servers:
-            text = str(server.transcript)
-            errors = server.errors
-            if errors:
-                text += "\n\nErrors in the server thread:\n" + "\n".join(e.format() for e in errors)
+            text = _report(server)
             if text:
-                name = "smtpd transcript" if len(servers) == 1 else f"smtpd transcript ({server.host}:{server.port})"
-                report.sections.append((f"Captured {name} {call.when}", text))
+                report.sections.append((f"Captured {_label(server, servers)} {call.when}", text))
     if servers is not None and call.when == "teardown":
         # The test is over: let its servers and their records go, rather than
         # keep every test's server alive (and scanned by the GC) to the end.

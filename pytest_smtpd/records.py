@@ -30,10 +30,12 @@ __all__ = [
     "Observer",
     "Record",
     "Recorder",
+    "Refusal",
     "ServerError",
     "Session",
     "Transcript",
     "TranscriptLine",
+    "Watch",
 ]
 
 _T = TypeVar("_T")
@@ -515,6 +517,28 @@ class ServerError:
         return "".join(traceback.format_exception(type(self.exception), self.exception, self.exception.__traceback__))
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A recipient refused at RCPT, or a message refused after its content: each
+    4xx or 5xx reply that kept mail from being delivered, scripted or not."""
+
+    session_id: int
+    #: The envelope sender, when a transaction had begun.
+    sender: str | None
+    #: The refused recipient; None when the whole message was refused.
+    recipient: str | None
+    #: The message's recipients, when the whole message was refused.
+    recipients: tuple[str, ...]
+    reply: Reply
+
+    def __str__(self) -> str:
+        what = (
+            f"recipient {self.recipient!r}" if self.recipient is not None else f"message to {list(self.recipients)!r}"
+        )
+        sender = "" if self.sender is None else f" from {self.sender!r}"
+        return f"{what}{sender}: {self.reply.code} {' '.join(self.reply.text.splitlines())}".rstrip()
+
+
 @dataclass(slots=True)
 class _SessionState:
     id: int
@@ -557,7 +581,7 @@ class _SessionState:
 #: line (a command, a client line, each line of a reply, a message's content),
 #: an accepted :class:`Message`, a :class:`Violation`, a :class:`ServerError`,
 #: or the :class:`Session` that just ended.
-Record = TranscriptLine | Message | Violation | ServerError | Session
+Record = TranscriptLine | Message | Violation | ServerError | Session | Refusal
 
 #: An observer: called on the recording thread, after the record is stored and
 #: outside the recorder's lock, so it may read the recorder. It must be quick.
@@ -582,7 +606,7 @@ class Recorder:
         # Writers take the bare lock (the condition's own) and notify only when
         # someone waits: a Condition's ``with`` costs two Python calls on every command.
         self._lock = threading.Lock()
-        self.changed = threading.Condition(self._lock)
+        self.changed = _Changes(self._lock)
         self._waiters = 0
         # Replaced, never mutated, so writers read it without the lock.
         self._observers: tuple[Observer, ...] = ()
@@ -593,6 +617,7 @@ class Recorder:
         self._transcript: list[_Entry] = []
         self._violations: list[Violation] = []
         self._errors: list[ServerError] = []
+        self._refusals: list[Refusal] = []
         self._next_session = 1
 
     # Writing (server thread) ------------------------------------------------------
@@ -692,6 +717,16 @@ class Recorder:
         if self._observers:
             self._tell([error])
 
+    def record_refusal(self, refusal: Refusal) -> None:
+        with self._lock:
+            if refusal.session_id not in self._sessions:
+                return
+            self._refusals.append(refusal)
+            if self._waiters:
+                self.changed.notify_all()
+        if self._observers:
+            self._tell([refusal])
+
     def update_session(self, sid: int, **changes: object) -> None:
         with self._lock:
             state = self._sessions.get(sid)
@@ -787,6 +822,16 @@ class Recorder:
         with self.changed:
             return list(self._errors)
 
+    @property
+    def refusals(self) -> list[Refusal]:
+        with self.changed:
+            return list(self._refusals)
+
+    def watch(self) -> Watch:
+        """A :class:`Watch`: wait for "anything recorded since I last looked" while
+        reading the records (with the public properties) outside the lock."""
+        return Watch(self)
+
     def wait(self, predicate: Callable[[], _T], timeout: float) -> _T:
         """Block until ``predicate()`` is true, or time runs out; return its last value.
 
@@ -816,6 +861,7 @@ class Recorder:
             self._messages.clear()
             self._transcript.clear()
             self._violations.clear()
+            self._refusals.clear()
             if not keep_errors:
                 self._errors.clear()
             for sid, state in list(self._sessions.items()):
@@ -826,3 +872,44 @@ class Recorder:
                     state.replies.clear()
                     state.messages.clear()
                     state.violations.clear()
+
+
+class _Changes(threading.Condition):
+    """The recorder's condition; it counts its notifications, so that a
+    :class:`Watch` knows whether something was recorded while it looked away."""
+
+    count = 0
+
+    def notify_all(self) -> None:
+        self.count += 1
+        super().notify_all()
+
+
+class Watch:
+    """Counts as a waiter of a :class:`Recorder` from ``with`` to its end (so every
+    record notifies); :meth:`wait` returns once anything was recorded (or the
+    server stopped) since the watch began or since the last :meth:`wait`."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        self._seen = 0
+
+    def __enter__(self) -> Watch:
+        recorder = self._recorder
+        with recorder.changed:
+            recorder._waiters += 1
+            self._seen = recorder.changed.count
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        recorder = self._recorder
+        with recorder.changed:
+            recorder._waiters -= 1
+
+    def wait(self, timeout: float) -> bool:
+        """Block until something was recorded since the last look; False on timeout."""
+        changes = self._recorder.changed
+        with changes:
+            changed = changes.wait_for(lambda: changes.count != self._seen, timeout)
+            self._seen = changes.count
+            return changed

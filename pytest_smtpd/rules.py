@@ -1,27 +1,53 @@
-"""Scripted replies (``smtpd.on(...)``) and message filters (``assert_sent``).
+"""Scripted replies (``smtpd.on(...)``).
 
-No sockets here: a :class:`Rule` is data the server consults, and the filters
-are plain functions over :class:`~pytest_smtpd.records.Message`.
+No sockets here: a :class:`Rule` is data the server consults. The filters of
+``assert_sent`` are in :mod:`pytest_smtpd.filters`.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, Union
 
+from .errors import did_you_mean
 from .protocol import Command, Reply
 from .records import Message
 
-__all__ = ["FILTER_NAMES", "Matcher", "Rule", "RuleBook", "describe_mismatch", "match_message"]
+__all__ = ["Matcher", "Rule", "RuleBook"]
 
 #: A string, a compiled regex (``re.search``) or a predicate.
 Matcher = Union[str, "re.Pattern[str]", Callable[[Any], bool]]
 
 #: Rule events that are not command verbs.
 SPECIAL_EVENTS = ("connect", "message")
+#: The command verbs a rule may name: RFC 5321 §4.1.1's, and those of the
+#: extensions the server implements (STARTTLS, AUTH, BDAT; LHLO of LMTP).
+VERBS: tuple[str, ...] = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP")
+VERBS += ("QUIT", "STARTTLS", "AUTH", "LHLO")
+#: Events whose string ``match`` is an address: written ``<bob@example.com>``, it means the address inside.
+ADDRESS_EVENTS = ("MAIL", "RCPT", "message")
 _EVENT = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+
+
+def _event(event: object) -> str:
+    """The event's canonical name (verbs upper case); a ValueError naming the nearest known one."""
+    __tracebackhide__ = True
+    if not isinstance(event, str) or not _EVENT.fullmatch(event):
+        raise ValueError(f"event must be a command verb ('RCPT'), 'connect' or 'message', not {event!r}")
+    lowered = event.lower()
+    if lowered in SPECIAL_EVENTS:
+        return lowered
+    verb = event.upper()
+    # RFC 5321 §4.1.5: verbs beginning with X are private extensions.
+    if verb in VERBS or (verb.startswith("X") and len(verb) > 1):
+        return verb
+    raise ValueError(
+        f"unknown event {event!r}{did_you_mean(event, VERBS + SPECIAL_EVENTS)}: an event is a command verb "
+        f"({', '.join(VERBS)}, or a private X... verb), 'connect' (the greeting) or 'message' "
+        "(the reply after the content)"
+    )
 
 
 class Rule:
@@ -38,12 +64,12 @@ class Rule:
     __slots__ = ("_disconnect", "_lock", "_remaining", "_reply", "delay_seconds", "event", "hits", "match")
 
     def __init__(self, event: str, match: Matcher | None = None, *, lock: threading.Lock | None = None) -> None:
-        if not isinstance(event, str) or not _EVENT.fullmatch(event):
-            raise ValueError(f"event must be a command verb ('RCPT'), 'connect' or 'message', not {event!r}")
-        lowered = event.lower()
-        self.event = lowered if lowered in SPECIAL_EVENTS else event.upper()
+        __tracebackhide__ = True
+        self.event = _event(event)
         if match is not None and not isinstance(match, (str, re.Pattern)) and not callable(match):
             raise TypeError(f"match must be a string, a compiled regex or a predicate, not {match!r}")
+        if isinstance(match, str) and self.event in ADDRESS_EVENTS and match.startswith("<") and match.endswith(">"):
+            match = match[1:-1]  # the address is compared without its brackets
         self.match = match
         self._reply: Reply | None = None
         self._disconnect = False
@@ -113,6 +139,10 @@ class Rule:
             return True
 
     def __repr__(self) -> str:
+        return f"<Rule {self}>"
+
+    def __str__(self) -> str:
+        """The rule as it was written: ``on('RCPT', 'bob@example.com').reply(550, '5.1.1 No such user')``."""
         parts = [f"on({self.event!r}{'' if self.match is None else ', ' + repr(self.match)})"]
         if self.delay_seconds:
             parts.append(f"delay({self.delay_seconds})")
@@ -122,10 +152,11 @@ class Rule:
             parts.append("disconnect()")
         if self._remaining is not None:
             parts.append(f"times(left={self._remaining})")
-        return "<Rule " + ".".join(parts) + ">"
+        return ".".join(parts)
 
 
 def _matches(matcher: Matcher | None, value: str, subject: object, *, fold: bool = True) -> bool:
+    __tracebackhide__ = True  # a predicate's error shows the user's code
     if matcher is None:
         return True
     if isinstance(matcher, str):
@@ -143,6 +174,7 @@ class RuleBook:
         self._rules: list[Rule] = []
 
     def add(self, event: str, match: Matcher | None) -> Rule:
+        __tracebackhide__ = True
         rule = Rule(event, match, lock=self._lock)
         with self._lock:
             self._rules.append(rule)
@@ -157,11 +189,9 @@ class RuleBook:
         with self._lock:
             return list(self._rules)
 
-    def __bool__(self) -> bool:
-        return bool(self._rules)
-
     def find_command(self, verb: str, command: Command) -> Rule | None:
         """The first live rule for ``verb`` matching ``command``; it is used up by one."""
+        __tracebackhide__ = True
         if not self._rules:
             return None
         value = command.main_argument
@@ -172,6 +202,7 @@ class RuleBook:
 
     def find_message(self, message: Message) -> Rule | None:
         """The first live ``"message"`` rule; a string or regex matches any recipient."""
+        __tracebackhide__ = True
         if not self._rules:
             return None
         for rule in self.rules:
@@ -188,152 +219,10 @@ class RuleBook:
 
     def find_connect(self, peer_host: str) -> Rule | None:
         """The first live ``"connect"`` rule; match is compared with the client's IP address."""
+        __tracebackhide__ = True
         if not self._rules:
             return None
         for rule in self.rules:
             if rule.event == "connect" and rule.live and _matches(rule.match, peer_host, peer_host) and rule._claim():
                 return rule
         return None
-
-
-# Filters ---------------------------------------------------------------------------
-
-#: The filters ``assert_sent`` and ``wait_for`` accept.
-FILTER_NAMES = ("sender", "to", "subject", "text", "html", "headers", "attachment")
-
-
-def check_filters(filters: Mapping[str, object]) -> None:
-    """Raise a TypeError naming the valid filters when one is unknown or ill-typed."""
-    for name, value in filters.items():
-        if name not in FILTER_NAMES:
-            raise TypeError(f"unknown filter {name!r}; valid filters: {', '.join(FILTER_NAMES)}")
-        if name == "headers":
-            if not isinstance(value, Mapping):
-                raise TypeError("headers= takes a mapping of header name to str, regex or predicate")
-            for item in value.values():
-                _check_matcher("headers value", item)
-        else:
-            _check_matcher(name, value)
-
-
-def _check_matcher(name: str, value: object) -> None:
-    if not isinstance(value, (str, re.Pattern)) and not callable(value):
-        raise TypeError(f"filter {name} takes a str, a compiled regex or a predicate, not {value!r}")
-
-
-def _field(message: Message, name: str) -> object:
-    if name == "sender":
-        return message.sender
-    if name == "to":
-        return message.recipients
-    if name == "subject":
-        return message.subject
-    if name == "text":
-        return message.text
-    if name == "html":
-        return message.html
-    if name == "attachment":
-        return [a.filename for a in message.attachments]
-    raise AssertionError(name)
-
-
-def _value_matches(name: str, matcher: object, value: object) -> bool:
-    """One filter against one value. Addresses: equality, any case; subject,
-    headers and filenames: equality; text and html: substring.
-
-    A predicate gets what a string is compared with: for ``to`` and
-    ``attachment``, each recipient or filename in turn (any may pass)."""
-    if name in ("to", "attachment"):
-        assert isinstance(value, (list, tuple))
-        item = "sender" if name == "to" else "subject"
-        return any(_value_matches(item, matcher, v) for v in value if v is not None)
-    if callable(matcher) and not isinstance(matcher, (str, re.Pattern)):
-        return bool(matcher(value))
-    if value is None:
-        return False
-    assert isinstance(value, str)
-    if isinstance(matcher, re.Pattern):
-        return matcher.search(value) is not None
-    assert isinstance(matcher, str)
-    if name == "sender":
-        return matcher.lower() == value.lower()
-    if name in ("text", "html"):
-        return matcher in value
-    return matcher == value
-
-
-def _failures(message: Message, filters: Mapping[str, object]) -> list[tuple[str, str]]:
-    """The filters ``message`` fails, as ``(label, "label: wanted ..., got ...")``."""
-    failed: list[tuple[str, str]] = []
-    for name, matcher in filters.items():
-        if name == "headers":
-            assert isinstance(matcher, Mapping)
-            for header, want in matcher.items():
-                got = message[header]
-                if not _value_matches("subject", want, got):
-                    label = f"headers[{header!r}]"
-                    failed.append((label, f"{label}: wanted {_show(want)}, got {_show_value(got)}"))
-            continue
-        value = _field(message, name)
-        if not _value_matches(name, matcher, value):
-            failed.append((name, f"{name}: wanted {_show(matcher)}, got {_show_value(value)}"))
-    return failed
-
-
-def mismatches(message: Message, filters: Mapping[str, object]) -> list[str]:
-    """Which filters ``message`` fails, each as ``"name: wanted ..., got ..."``."""
-    return [reason for _, reason in _failures(message, filters)]
-
-
-def match_message(message: Message, filters: Mapping[str, object]) -> bool:
-    """True when ``message`` passes every filter."""
-    return not _failures(message, filters)
-
-
-def _show(matcher: object) -> str:
-    if isinstance(matcher, re.Pattern):
-        return f"re.compile({matcher.pattern!r})"
-    if callable(matcher) and not isinstance(matcher, str):
-        return f"a value passing {getattr(matcher, '__qualname__', repr(matcher))}"
-    return repr(matcher)
-
-
-def _show_value(value: object, limit: int = 80) -> str:
-    if isinstance(value, tuple):
-        value = list(value)
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _summary(message: Message) -> str:
-    return f"from {message.sender!r} to {list(message.recipients)!r} subject {message.subject!r}"
-
-
-def _messages(count: int | str) -> str:
-    return f"{count} message" if str(count).split()[-1] == "1" else f"{count} messages"
-
-
-def describe_mismatch(messages: Sequence[Message], filters: Mapping[str, object], found: int, wanted: str) -> str:
-    """The text of a failed ``assert_sent``: what was wanted, every message, and
-    for the nearest ones which filter did not match and what the value was.
-
-    ``wanted`` is the expected count in words (``"exactly 1"``, ``"no"``).
-    """
-    matching = " matching " + ", ".join(f"{k}={_show(v)}" for k, v in filters.items()) if filters else ""
-    lines = [f"expected {_messages(wanted)}{matching}; found {found}."]
-    if not messages:
-        lines.append("No message was accepted.")
-        return "\n".join(lines)
-    lines.append(f"{_messages(len(messages))} accepted:")
-    scored = [(i, message, _failures(message, filters)) for i, message in enumerate(messages)]
-    for i, message, failed in scored:
-        mark = "matches" if not failed else "differs: " + ", ".join(label for label, _ in failed)
-        lines.append(f"  #{i + 1} {_summary(message)}  [{mark}]")
-    best = min(len(failed) for _, _, failed in scored)
-    if best:
-        lines.append("Nearest:")
-        for i, _, failed in scored:
-            if len(failed) == best:
-                lines.append(f"  #{i + 1}:")
-                lines.extend(f"    {reason}" for _, reason in failed)
-    return "\n".join(lines)

@@ -15,14 +15,16 @@ from __future__ import annotations
 import errno
 import heapq
 import itertools
+import re
 import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import ConfigurationError, ServerThreadError, StartError
+from .filters import check_filters, describe_mismatch, match_message
 from .options import Options
 from .protocol import (
     TEXT_LINE_LIMIT,
@@ -38,14 +40,19 @@ from .protocol import (
     State,
     Violation,
 )
-from .records import Ending, Message, Record, Recorder, ServerError, Session, Transcript
-from .rules import Matcher, Rule, RuleBook, check_filters, describe_mismatch, match_message
+from .records import Ending, Message, Record, Recorder, Refusal, ServerError, Session, Transcript
+from .rules import Matcher, Rule, RuleBook
 
 if TYPE_CHECKING:
     import ssl
     from types import TracebackType
 
 __all__ = ["SMTPServer", "ServerHooks"]
+
+_T = TypeVar("_T")
+_BRACKETED = re.compile(r"<([^<>]*)>")
+#: How many transcript lines a failed ``wait_until`` shows.
+_TAIL_LINES = 20
 
 #: Reads go into one buffer per server; 64 KiB stays below malloc's mmap threshold.
 _RECV_SIZE = 64 * 1024
@@ -81,6 +88,7 @@ class _Client:
         "partial",
         "paused",
         "peer",
+        "sender",
         "sid",
         "sock",
         "tls",
@@ -93,6 +101,7 @@ class _Client:
         self.core = core
         self.sid = sid
         self.peer = peer
+        self.sender: str | None = None  # of the transaction under way, once MAIL was accepted
         self.deadline = _NEVER
         self.out = bytearray()
         self.partial = 0  # content octets since the idle timer last restarted
@@ -356,6 +365,12 @@ class SMTPServer:
         return self._recorder.errors
 
     @property
+    def refusals(self) -> list[Refusal]:
+        """Each recipient refused at RCPT and each message refused after its
+        content (a 4xx or 5xx reply, scripted or not), in order."""
+        return self._recorder.refusals
+
+    @property
     def rules(self) -> list[Rule]:
         """The scripted rules, in the order they were made."""
         return self._rules.rules
@@ -383,49 +398,71 @@ class SMTPServer:
         :class:`~pytest_smtpd.protocol.Command` (the :class:`Message` for
         ``"message"``, the client's IP address for ``"connect"``).
         Rules are tried in the order made; the first live match wins.
+
+        ``event`` is checked: a misspelt one raises ``ValueError`` naming the
+        nearest known event. An address written ``"<bob@example.com>"`` means
+        the address inside the brackets.
         """
+        __tracebackhide__ = True
         return self._rules.add(event, match)
 
     # Assertions --------------------------------------------------------------------
+    # Every helper a test calls sets __tracebackhide__: a failure shows the
+    # test's own line and the message, not this file.
 
     def _matching(self, filters: dict[str, object]) -> tuple[list[Message], list[Message]]:
+        __tracebackhide__ = True
         check_filters(filters)
         messages = self.messages
         return messages, [m for m in messages if match_message(m, filters)]
 
+    def _mismatch(self, messages: list[Message], filters: dict[str, object], found: int, wanted: str) -> str:
+        return describe_mismatch(messages, filters, found, wanted, self.refusals)
+
     def assert_sent(self, **filters: object) -> Message:
         """Exactly one accepted message matches ``filters``; return it.
 
-        Filters: ``sender``, ``to`` (any envelope recipient), ``subject``,
-        ``text``, ``html``, ``headers`` (a mapping), ``attachment`` (a filename);
-        each a string, a compiled regex or a predicate. Strings: addresses are
-        equal in any case; subject, header values and filenames are equal;
-        text and html contain the string.
+        Filters: ``sender``, ``to`` (any envelope recipient), ``cc``, ``bcc``,
+        ``subject``, ``text``, ``html``, ``headers`` (a mapping), ``attachment``
+        (a filename); each a string, a compiled regex or a predicate. Strings:
+        addresses are equal in any case; subject, header values and filenames
+        are equal; text and html contain the string. A failure lists every
+        message, how the nearest differ, and what was refused.
         """
+        __tracebackhide__ = True
         messages, found = self._matching(filters)
         if len(found) != 1:
-            raise AssertionError(describe_mismatch(messages, filters, len(found), "exactly 1"))
+            raise AssertionError(self._mismatch(messages, filters, len(found), "exactly 1"))
         return found[0]
 
     def assert_not_sent(self, **filters: object) -> None:
         """No accepted message matches ``filters``."""
+        __tracebackhide__ = True
         messages, found = self._matching(filters)
         if found:
-            raise AssertionError(describe_mismatch(messages, filters, len(found), "no"))
+            raise AssertionError(self._mismatch(messages, filters, len(found), "no"))
 
     def assert_count(self, count: int, **filters: object) -> list[Message]:
         """Exactly ``count`` accepted messages match ``filters``; return them."""
+        __tracebackhide__ = True
         messages, found = self._matching(filters)
         if len(found) != count:
-            raise AssertionError(describe_mismatch(messages, filters, len(found), f"exactly {count}"))
+            raise AssertionError(self._mismatch(messages, filters, len(found), f"exactly {count}"))
         return found
 
     def assert_no_violations(self) -> None:
         """No client protocol violation was seen."""
+        __tracebackhide__ = True
         found = self.violations
         if found:
             lines = "\n".join(f"  {v}" for v in found)
             raise AssertionError(f"{len(found)} client protocol violation(s):\n{lines}")
+
+    # Waiting -----------------------------------------------------------------------
+
+    @property
+    def _stopped(self) -> bool:
+        return self._stopping or not self.running
 
     def wait_for(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
         """Block until ``count`` messages matching ``filters`` were accepted; return them.
@@ -433,6 +470,7 @@ class SMTPServer:
         Wakes on each accepted message (no polling). Fails like ``assert_sent``
         when ``timeout`` seconds pass first.
         """
+        __tracebackhide__ = True
         check_filters(filters)
         deadline = time.monotonic() + timeout
         found: list[Message] = []
@@ -448,13 +486,12 @@ class SMTPServer:
             if not self.running:
                 raise AssertionError(
                     "the server is stopped, so no more messages can arrive: "
-                    + describe_mismatch(messages, filters, len(found), f"at least {count}")
+                    + self._mismatch(messages, filters, len(found), f"at least {count}")
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
-                    f"timed out after {timeout}s: "
-                    + describe_mismatch(messages, filters, len(found), f"at least {count}")
+                    f"timed out after {timeout}s: " + self._mismatch(messages, filters, len(found), f"at least {count}")
                 )
             self._wait_for_change(seen, remaining)
 
@@ -464,43 +501,105 @@ class SMTPServer:
 
     async def wait_for_async(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
         """``wait_for`` for async tests: yields to the event loop while waiting."""
+        __tracebackhide__ = True
+        check_filters(filters)
+        found: list[Message] = []
+
+        def enough(server: SMTPServer) -> bool:
+            found[:] = [m for m in server.messages if match_message(m, filters)]
+            return len(found) >= count
+
+        try:
+            await self._wait_async(enough, timeout, Message)
+        except AssertionError:
+            why = (
+                "the server is stopped, so no more messages can arrive"
+                if self._stopped
+                else f"timed out after {timeout}s"
+            )
+            raise AssertionError(
+                f"{why}: " + self._mismatch(self.messages, filters, len(found), f"at least {count}")
+            ) from None
+        return found
+
+    def wait_until(self, predicate: Callable[[SMTPServer], _T], timeout: float = 5.0) -> _T:
+        """Block until ``predicate(server)`` is truthy; return its value.
+
+        The predicate is re-checked whenever anything is recorded (a line of
+        the transcript, a message, a violation, a session's change or end): no
+        polling. It runs in the calling thread and may read every property. On
+        timeout, or at once on a stopped server, an ``AssertionError`` with the
+        end of the transcript; an exception from the predicate propagates. ::
+
+            smtpd.wait_until(lambda s: s.violations)
+            smtpd.wait_until(lambda s: all(not session.active for session in s.sessions))
+        """
+        __tracebackhide__ = True
+        deadline = time.monotonic() + timeout
+        with self._recorder.watch() as watch:
+            while True:
+                value = predicate(self)
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if self._stopped or remaining <= 0:
+                    raise AssertionError(self._unmet(predicate, value, timeout))
+                watch.wait(remaining)
+
+    async def wait_until_async(self, predicate: Callable[[SMTPServer], _T], timeout: float = 5.0) -> _T:
+        """``wait_until`` for async tests: yields to the event loop while waiting."""
+        __tracebackhide__ = True
+        return await self._wait_async(predicate, timeout, None)
+
+    async def _wait_async(self, predicate: Callable[[SMTPServer], _T], timeout: float, only: type | None) -> _T:
+        """Re-check ``predicate`` after each record (of type ``only``, when given)."""
+        __tracebackhide__ = True
         import asyncio
 
-        check_filters(filters)
         loop = asyncio.get_running_loop()
-        arrived = asyncio.Event()
+        changed = asyncio.Event()
 
         def notify(record: Record) -> None:
-            if isinstance(record, Message):
-                loop.call_soon_threadsafe(arrived.set)
+            if only is None or isinstance(record, only):
+                try:
+                    loop.call_soon_threadsafe(changed.set)
+                except RuntimeError:  # the loop closed after the wait ended
+                    pass
 
         unsubscribe = self._recorder.subscribe(notify)
         try:
             deadline = loop.time() + timeout
             while True:
-                arrived.clear()
-                messages = self.messages
-                found = [m for m in messages if match_message(m, filters)]
-                if len(found) >= count:
-                    return found
+                changed.clear()
+                value = predicate(self)
+                if value:
+                    return value
                 remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"timed out after {timeout}s: "
-                        + describe_mismatch(messages, filters, len(found), f"at least {count}")
-                    )
+                if self._stopped or remaining <= 0:
+                    raise AssertionError(self._unmet(predicate, value, timeout))
                 try:
-                    await asyncio.wait_for(arrived.wait(), remaining)
+                    await asyncio.wait_for(changed.wait(), remaining)
                 except asyncio.TimeoutError:
                     pass
         finally:
             unsubscribe()
+
+    def _unmet(self, predicate: Callable[[SMTPServer], object], value: object, timeout: float) -> str:
+        name = getattr(predicate, "__name__", repr(predicate))
+        why = "the server is stopped" if self._stopped else f"timed out after {timeout}s"
+        lines = self.transcript.render_lines()
+        tail = lines[-_TAIL_LINES:]
+        shown = "The transcript:" if len(tail) == len(lines) else f"The transcript's last {len(tail)} lines:"
+        return f"wait_until({name}): {why}; the predicate's last value was {value!r}.\n" + (
+            f"{shown}\n" + "\n".join(tail) if tail else "Nothing was recorded."
+        )
 
     def raise_errors(self, errors: Sequence[ServerError] | None = None, when: str = "") -> None:
         """Raise :class:`ServerThreadError` (from the first) if the server thread raised.
 
         ``errors`` narrows it to some of :attr:`errors`; ``when`` is added to the message.
         """
+        __tracebackhide__ = True
         errors = self.errors if errors is None else errors
         if not errors:
             return
@@ -768,6 +867,7 @@ class SMTPServer:
 
     def _handle(self, client: _Client, event: Event | None) -> None:
         """Record the event, find the rule for it, and reply now or after its delay."""
+        __tracebackhide__ = True  # a hook's or predicate's error shows the user's code
         rec = self._recorder
         if isinstance(event, AuthResponse):
             # A step of an AUTH exchange: masked in the records, answered by the core.
@@ -828,6 +928,7 @@ class SMTPServer:
 
     def _finish(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
         """Decide the reply: the rule's, else a hook's, else the core's."""
+        __tracebackhide__ = True
         if rule is not None and rule.disconnects:
             self._close_after_flush(client, Ending.DISCONNECT)
             return
@@ -844,6 +945,7 @@ class SMTPServer:
         return client.core.greeting() if event is None else client.core.default_reply()
 
     def _ask_hooks(self, client: _Client, event: Event | None, message: Message | None) -> Reply:
+        __tracebackhide__ = True
         default = self._default(client, event)
         hooks = self.hooks
         if hooks is None:
@@ -868,6 +970,10 @@ class SMTPServer:
         client.partial = 0
         if message is not None and 200 <= reply.code < 300:
             rec.record_message(message)
+        elif reply.code >= 400:
+            self._record_refusal(client, event, message, reply)
+        elif isinstance(event, Command) and event.verb == "MAIL":
+            client.sender = event.address
         rec.record_reply(client.sid, reply)
         self._queue(client, core.send(reply))
         if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
@@ -881,6 +987,21 @@ class SMTPServer:
         if core.state is State.CLOSED:
             quit_ = isinstance(event, Command) and event.verb == "QUIT" and reply.code == 221
             self._close_after_flush(client, Ending.QUIT if quit_ else Ending.SERVER_CLOSED)
+
+    def _record_refusal(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
+        """Record a recipient or a message that a 4xx/5xx reply refused."""
+        if message is not None:
+            refusal = Refusal(client.sid, message.sender, None, message.recipients, reply)
+        elif isinstance(event, Command) and event.verb == "RCPT":
+            in_transaction = client.core.state in (State.MAIL, State.RCPT)
+            recipient = event.address
+            if recipient is None:  # refused before it was parsed (out of sequence, say)
+                bracketed = _BRACKETED.search(event.argument)
+                recipient = bracketed.group(1) if bracketed else event.argument
+            refusal = Refusal(client.sid, client.sender if in_transaction else None, recipient, (), reply)
+        else:
+            return
+        self._recorder.record_refusal(refusal)
 
     def _flush(self, client: _Client) -> None:
         if client.out:
@@ -952,6 +1073,7 @@ class SMTPServer:
 
     def _end_session(self, client: _Client, how: Ending) -> None:
         """Record how the session ended (the first call wins) and tell the hook."""
+        __tracebackhide__ = True
         tell = self.hooks.session_ended if self.hooks is not None else None
         session = self._recorder.end_session(client.sid, how, snapshot=tell is not None)
         if session is not None and tell is not None:

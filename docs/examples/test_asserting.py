@@ -47,6 +47,20 @@ def test_filters(smtpd: SMTPServer) -> None:
     smtpd.assert_not_sent(to="carol@example.com")
 
 
+def test_copies(smtpd: SMTPServer) -> None:
+    msg = EmailMessage()
+    msg["From"] = "billing@example.com"
+    msg["To"] = "alice@example.com"
+    msg["Cc"] = "Accounts <accounts@example.com>"
+    msg["Subject"] = "Invoice 1003"
+    msg.set_content("Invoice 1003 is attached.\n")
+    with smtplib.SMTP(smtpd.host, smtpd.port) as client:
+        # The auditor is an envelope recipient named in no header: a blind copy.
+        client.send_message(msg, to_addrs=["alice@example.com", "accounts@example.com", "audit@example.com"])
+    smtpd.assert_sent(cc="accounts@example.com", bcc="audit@example.com")
+    smtpd.assert_not_sent(bcc="accounts@example.com")  # named in Cc: not blind
+
+
 def test_failure_message_shows_what_arrived(smtpd: SMTPServer) -> None:
     send_invoice(smtpd.host, smtpd.port, "alice@example.com", 1001)
     with pytest.raises(AssertionError) as info:
@@ -77,3 +91,26 @@ def test_message_attributes(smtpd: SMTPServer) -> None:
     assert msg.mail_params["SIZE"] == str(msg.size)  # smtplib announces the size
     assert msg.session.helo_name is not None
     assert msg.defects == []
+
+
+def test_a_failure_lists_what_was_refused(smtpd: SMTPServer) -> None:
+    smtpd.on("RCPT", "bob@example.com").reply(550, "5.1.1 No such user")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send_invoice(smtpd.host, smtpd.port, "bob@example.com", 1004)
+    with pytest.raises(AssertionError) as info:
+        smtpd.assert_sent(to="bob@example.com")
+    assert str(info.value).endswith(
+        "No message was accepted.\n"
+        "Refused (1):\n"
+        "  recipient 'bob@example.com' from 'billing@example.com': 550 5.1.1 No such user"
+    )
+    [refusal] = smtpd.refusals
+    assert (refusal.recipient, refusal.reply.code) == ("bob@example.com", 550)
+
+
+def test_wait_until_a_session_ended(smtpd: SMTPServer) -> None:
+    client = smtplib.SMTP(smtpd.host, smtpd.port, timeout=10)
+    client.noop()
+    client.close()  # no QUIT: the server notices the closed socket a moment later
+    ended = smtpd.wait_until(lambda server: [s.ended for s in server.sessions if not s.active])
+    assert ended == ["client closed"]

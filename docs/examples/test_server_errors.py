@@ -47,3 +47,11 @@ def test_slow_server_times_out(smtpd: SMTPServer) -> None:
     finally:
         client.close()
     assert smtpd.messages == []
+
+
+def test_a_misspelt_rule_fails_at_once(smtpd: SMTPServer) -> None:
+    with pytest.raises(ValueError, match=r"unknown event 'RCTP' \(did you mean 'RCPT'\?\)"):
+        smtpd.on("RCTP", "bob@example.com")
+    # An address in angle brackets means the address inside them.
+    rule = smtpd.on("RCPT", "<bob@example.com>").reply(550, "5.1.1 No such user")
+    assert rule.match == "bob@example.com"

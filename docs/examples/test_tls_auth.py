@@ -44,3 +44,14 @@ def test_app_configured_by_ca_file(smtpd_factory: SMTPServerFactory) -> None:
     with smtplib.SMTP(server.host, server.port, timeout=10) as client:
         client.starttls(context=context)
         assert client.noop()[0] == 250
+
+
+@pytest.mark.smtpd(starttls=True)
+def test_a_client_that_verifies_refuses_an_unknown_ca(smtpd: SMTPServer) -> None:
+    with smtplib.SMTP(smtpd.host, smtpd.port, timeout=10) as client, pytest.raises(ssl.SSLCertVerificationError):
+        client.starttls(context=ssl.create_default_context())  # trusts the system's CAs only
+    # The server records the failed handshake on its own thread, at a moment the
+    # test cannot know: wait for it (woken by each record, no polling).
+    [violation] = smtpd.wait_until(lambda server: [v for v in server.violations if v.kind == "tls-handshake"])
+    assert violation.session_id == smtpd.sessions[0].id
+    assert smtpd.wait_until(lambda server: server.sessions[0].ended) == "error"

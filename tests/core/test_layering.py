@@ -18,6 +18,7 @@ NEVER_IMPORTS = {
     "records": {"socket", "pytest", "_pytest"},
     "content": {"socket", "pytest", "_pytest"},
     "rules": {"socket"},
+    "filters": {"socket", "pytest", "_pytest"},
     "server": {"pytest", "_pytest"},
 }
 

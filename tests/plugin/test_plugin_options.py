@@ -274,7 +274,10 @@ def test_unknown_option_in_marker(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*unknown smtpd option 'hostnme' in @pytest.mark.smtpd; valid options: host, port, hostname, *, strict"]
+        [
+            "*unknown smtpd option 'hostnme' (did you mean 'hostname'?) in @pytest.mark.smtpd;"
+            " valid options: host, port, hostname, *, strict"
+        ]
     )
 
 
@@ -303,7 +306,7 @@ def test_unknown_option_in_factory(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*unknown smtpd option 'sizelimit' in smtpd_factory(); valid options: host, port, *size_limit*"]
+        ["*unknown smtpd option 'sizelimit' (did you mean 'size_limit'?) in smtpd_factory(); valid options: host, *"]
     )
 
 
@@ -318,16 +321,33 @@ def test_unknown_option_from_hook(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*unknown smtpd option 'max_rcpt' in pytest_smtpd_options hook; valid options: host, port, *"]
+        ["*unknown smtpd option 'max_rcpt' (did you mean 'max_recipients'?) in pytest_smtpd_options hook; valid*"]
     )
 
 
-def test_unknown_ini_option(pytester: pytest.Pytester) -> None:
-    write_ini(pytester, "smtpd_hostnme = mx.test")
-    pytester.makepyfile("def test_nothing():\n    pass\n")
+@pytest.mark.parametrize("warnings_are_errors", [True, False])
+def test_unknown_ini_option_is_a_usage_error(pytester: pytest.Pytester, warnings_are_errors: bool) -> None:
+    ini = "[pytest]\naddopts = -p no:asyncio -p no:xdist -p no:cacheprovider\nsmtpd_max_recipient = 5\n"
+    if warnings_are_errors:
+        write_ini(pytester, "smtpd_max_recipient = 5")
+    else:
+        pytester.makeini(ini)
+    pytester.makepyfile("def test_runs_with_defaults(smtpd):\n    assert smtpd.options.max_recipients == 1000\n")
     result = pytester.runpytest()
-    assert result.ret != pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*Unknown config option: smtpd_hostnme*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: unknown pytest-smtpd ini option smtpd_max_recipient (did you mean 'smtpd_max_recipients'?);"
+            " valid: smtpd_host, smtpd_port, *, smtpd_report"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*passed*")
+
+
+def test_smtpd_report_is_a_known_ini_option(pytester: pytest.Pytester) -> None:
+    write_ini(pytester, "smtpd_report = false", "smtpd_hostname = mx.test")
+    pytester.makepyfile("def test_ini(smtpd):\n    assert smtpd.options.hostname == 'mx.test'\n")
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 def test_bad_value_in_marker(pytester: pytest.Pytester) -> None:

@@ -114,13 +114,83 @@ def test_one_section_per_server_of_the_factory(pytester: pytest.Pytester) -> Non
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    ports = next(line for line in result.outlines if line.startswith("PORTS ")).split()[1:]
     result.stdout.fnmatch_lines(
         [
-            f"*- Captured smtpd transcript (127.0.0.1:{ports[0]}) call -*",
+            "*- Captured smtpd transcript (first.test) call -*",
             "S: 220 first.test *",
-            f"*- Captured smtpd transcript (127.0.0.1:{ports[1]}) call -*",
+            "*- Captured smtpd transcript (second.test) call -*",
             "S: 220 second.test *",
+        ]
+    )
+
+
+def test_factory_servers_without_a_distinct_hostname_are_labelled_by_address(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_fails(smtpd_factory):
+            servers = [smtpd_factory(), smtpd_factory(hostname="mx.test"), smtpd_factory(hostname="mx.test")]
+            for server in servers:
+                with smtplib.SMTP(*server.address) as client:
+                    client.noop()
+            print("PORTS", *(server.port for server in servers))
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    ports = next(line for line in result.outlines if line.startswith("PORTS ")).split()[1:]
+    result.stdout.fnmatch_lines([f"*- Captured smtpd transcript (127.0.0.1:{port}) call -*" for port in ports])
+
+
+def test_the_report_lists_the_rules_that_never_applied(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_fails(smtpd):
+            smtpd.on("RCPT", "bob@example.com").reply(550, "5.1.1 No such user")
+            smtpd.on("MAIL").reply(451, "4.3.0 Try again").once()
+            smtpd.on("DATA").disconnect()
+            with smtplib.SMTP(*smtpd.address) as client:
+                client.ehlo()
+                assert client.mail("a@example.com")[0] == 451
+                assert client.mail("a@example.com")[0] == 250
+                assert client.rcpt("carol@example.com")[0] == 250
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured smtpd transcript call -*",
+            "S: 221 *",
+            "",
+            "Rules that never applied:",
+            "  on('RCPT', 'bob@example.com').reply(550, '5.1.1 No such user') never matched",
+            "  on('DATA').disconnect() never matched",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*on('MAIL')*never matched*")
+
+
+def test_unused_rules_are_reported_without_a_connection(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_fails(smtpd):
+            smtpd.on("RCPT", "<bob@example.com>").reply(550, "5.1.1 No such user")
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured smtpd transcript call -*",
+            "Rules that never applied:",
+            "  on('RCPT', 'bob@example.com').reply(550, '5.1.1 No such user') never matched",
         ]
     )
 

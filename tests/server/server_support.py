@@ -1,5 +1,5 @@
-"""Helpers for the server tests: a raw SMTP client over a socket, and a watcher
-of ended sessions (through the server's ``session_ended`` hook)."""
+"""Helpers for the server tests: a raw SMTP client over a socket, and waiting
+for the server to notice that sessions ended."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from types import TracebackType
 
 from pytest_smtpd import Command, Message, Reply, Session, SMTPServer
 
-__all__ = ["RawClient", "SessionEnds", "local_address", "pytest_smtpd_threads"]
+__all__ = ["RawClient", "ReplyHook", "ended_sessions", "local_address", "pytest_smtpd_threads"]
 
 
 class RawClient:
@@ -75,29 +75,27 @@ class RawClient:
         return data
 
 
-class SessionEnds:
-    """Installs itself as the server's hooks and collects ended sessions, so a
-    test can wait for the server to notice a client that went away."""
+class ReplyHook:
+    """Server hooks that only decide the replies to commands (as the plugin's
+    ``pytest_smtpd_reply`` hook does)."""
 
-    def __init__(self, server: SMTPServer) -> None:
-        self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = None
+    def __init__(self, reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None]) -> None:
+        self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = reply
         self.message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None = None
-        self.session_ended: Callable[[Session], None] | None = self._ended
-        self._changed = threading.Condition()
-        self._sessions: list[Session] = []
-        server.hooks = self
+        self.session_ended: Callable[[Session], None] | None = None
 
-    def _ended(self, session: Session) -> None:
-        with self._changed:
-            self._sessions.append(session)
-            self._changed.notify_all()
 
-    def wait(self, count: int = 1, timeout: float = 10.0) -> list[Session]:
-        """The ended sessions, once there are at least ``count`` of them."""
-        with self._changed:
-            done = self._changed.wait_for(lambda: len(self._sessions) >= count, timeout)
-            assert done, f"only {len(self._sessions)} of {count} session(s) ended within {timeout}s"
-            return list(self._sessions)
+def ended_sessions(server: SMTPServer, count: int = 1, timeout: float = 10.0) -> list[Session]:
+    """The ended sessions, in order of connection, once at least ``count`` have
+    ended: for a test to wait for the server to notice a client that went away."""
+
+    def ended(server: SMTPServer) -> list[Session] | None:
+        found = [s for s in server.sessions if not s.active]
+        return found if len(found) >= count else None
+
+    found = server.wait_until(ended, timeout)
+    assert found is not None
+    return found
 
 
 def pytest_smtpd_threads() -> set[threading.Thread]:

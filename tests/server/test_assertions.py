@@ -207,12 +207,12 @@ def test_unknown_filter_is_a_type_error_naming_the_valid_ones(smtpd: SMTPServer,
     with pytest.raises(TypeError) as info:
         getattr(smtpd, method)(recipient="alice@example.com")
     assert str(info.value) == (
-        "unknown filter 'recipient'; valid filters: sender, to, subject, text, html, headers, attachment"
+        "unknown filter 'recipient'; valid filters: sender, to, cc, bcc, subject, text, html, headers, attachment"
     )
 
 
 def test_unknown_filter_in_assert_count(smtpd: SMTPServer) -> None:
-    with pytest.raises(TypeError, match="unknown filter 'body'; valid filters: sender, to, subject"):
+    with pytest.raises(TypeError, match="unknown filter 'body'; valid filters: sender, to, cc, bcc, subject"):
         smtpd.assert_count(0, body="x")
 
 
@@ -318,3 +318,147 @@ def test_failure_text_lists_all_tied_nearest(three: SMTPServer) -> None:
         "  #3:\n"
         "    attachment: wanted 'terms.pdf', got ['df.txt']"
     )
+
+
+# cc= and bcc= ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def copied(smtpd: SMTPServer) -> SMTPServer:
+    """One message to Alice, copied to Carol (Cc) and blind-copied to Dave."""
+    mail = EmailMessage()
+    mail["From"] = "app@example.com"
+    mail["To"] = "Alice <alice@example.com>"
+    mail["Cc"] = "Carol <Carol@Example.com>, ops@example.com"
+    mail["Subject"] = "Copies"
+    mail.set_content("hello\n")
+    with smtplib.SMTP(*smtpd.address) as client:
+        client.send_message(
+            mail, to_addrs=["alice@example.com", "carol@example.com", "ops@example.com", "dave@example.com"]
+        )
+    return smtpd
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"cc": "carol@example.com"},
+        {"cc": "OPS@example.com"},
+        {"cc": re.compile(r"^ops@")},
+        {"cc": lambda address: address == "Carol@Example.com"},
+        {"bcc": "dave@example.com"},
+        {"bcc": "DAVE@EXAMPLE.COM"},
+        {"bcc": re.compile(r"dave")},
+        {"bcc": lambda address: address.startswith("dave")},
+    ],
+    ids=_ids,
+)
+def test_cc_and_bcc_match(copied: SMTPServer, filters: dict[str, object]) -> None:
+    assert copied.assert_sent(**filters).subject == "Copies"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"cc": "alice@example.com"},  # in To, not in Cc
+        {"cc": "dave@example.com"},  # an envelope recipient only
+        {"cc": "Carol"},  # the display name is not the address
+        {"bcc": "alice@example.com"},
+        {"bcc": "carol@example.com"},  # named in Cc, in another case
+        {"bcc": "ops@example.com"},
+    ],
+    ids=_ids,
+)
+def test_cc_and_bcc_do_not_match(copied: SMTPServer, filters: dict[str, object]) -> None:
+    copied.assert_not_sent(**filters)
+
+
+def test_cc_and_bcc_near_misses_show_the_addresses(copied: SMTPServer) -> None:
+    text = failure(lambda: copied.assert_sent(cc="bob@example.com", bcc="eve@example.com"))
+    assert text.endswith(
+        "    cc: wanted 'bob@example.com', got ['Carol@Example.com', 'ops@example.com']\n"
+        "    bcc: wanted 'eve@example.com', got ['dave@example.com']"
+    )
+
+
+def test_messages_without_cc_or_bcc(three: SMTPServer) -> None:
+    # Every envelope recipient of these is named in To.
+    three.assert_not_sent(cc=lambda address: True)
+    three.assert_not_sent(bcc=lambda address: True)
+
+
+def test_a_misspelt_filter_names_the_nearest(smtpd: SMTPServer) -> None:
+    with pytest.raises(TypeError, match=re.escape("unknown filter 'subjet' (did you mean 'subject'?); valid filters:")):
+        smtpd.assert_sent(subjet="Welcome!")
+
+
+LONG_HTML = (
+    "<html><body>"
+    + "<p>Some introductory words about the service.</p>" * 3
+    + ('<p>Confirm here: <a href="https://example.com/confirm?t=abc">confirm</a></p></body></html>')
+)
+
+
+@pytest.mark.parametrize("filter_name", ["text", "html"])
+def test_a_near_miss_shows_the_body_around_the_closest_match(smtpd: SMTPServer, filter_name: str) -> None:
+    send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, LONG_HTML, html=LONG_HTML)
+    wanted = 'href="https://example.com/confirm?t=abd"'
+    text = failure(lambda: smtpd.assert_sent(**{filter_name: wanted}))
+    assert text.splitlines()[-1] == (
+        f"    {filter_name}: wanted {wanted!r}, got "
+        "...'<p>Confirm here: <a href=\"https://example.com/confirm?t=abc\">confirm</a></p></bo'... (at 159)"
+    )
+
+
+def test_a_near_miss_without_a_string_shows_the_start(smtpd: SMTPServer) -> None:
+    send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, LONG_HTML, html=LONG_HTML)
+    text = failure(lambda: smtpd.assert_sent(html=re.compile("confirm[?]t=abd")))
+    assert text.endswith(f"got {LONG_HTML[:76]!r}"[:-1] + "...")
+
+
+# What was refused --------------------------------------------------------------------------
+
+
+def test_a_failure_lists_the_refused_recipient_and_the_reply(smtpd: SMTPServer) -> None:
+    smtpd.on("RCPT", "bob@example.com").reply(550, "5.1.1 No such user")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(smtpd, "app@example.com", ["bob@example.com"], WELCOME, "Hello Bob.\n")
+    text = failure(lambda: smtpd.assert_sent(to="bob@example.com"))
+    assert text == (
+        "expected exactly 1 message matching to='bob@example.com'; found 0.\n"
+        "No message was accepted.\n"
+        "Refused (1):\n"
+        "  recipient 'bob@example.com' from 'app@example.com': 550 5.1.1 No such user"
+    )
+    [refusal] = smtpd.refusals
+    assert (refusal.recipient, refusal.reply.code) == ("bob@example.com", 550)
+
+
+def test_a_failure_lists_a_refused_message_and_unscripted_refusals(smtpd: SMTPServer) -> None:
+    smtpd.on("message").reply(451, "4.7.1 Greylisted,\ntry later").once()
+    with pytest.raises(smtplib.SMTPDataError):
+        send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, "Hello.\n")
+    with smtplib.SMTP(*smtpd.address) as client:
+        client.ehlo()
+        assert client.rcpt("carol@example.com")[0] == 503  # no MAIL first: refused, and no sender
+    send(smtpd, "app@example.com", ["alice@example.com"], RESET, "Click.\n")
+    text = failure(lambda: smtpd.assert_count(2, to="alice@example.com"))
+    assert text.endswith(
+        "Refused (2):\n"
+        "  message to ['alice@example.com'] from 'app@example.com': 451 4.7.1 Greylisted, try later\n"
+        "  recipient 'carol@example.com': 503 5.5.1 Error: need MAIL command"
+    )
+
+
+def test_accepted_replies_are_no_refusals(three: SMTPServer) -> None:
+    assert three.refusals == []
+    assert "Refused" not in failure(lambda: three.assert_sent(subject="nothing"))
+
+
+def test_clear_forgets_refusals(smtpd: SMTPServer) -> None:
+    smtpd.on("RCPT").reply(550, "5.1.1 No such user")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(smtpd, "app@example.com", ["bob@example.com"], WELCOME, "Hello Bob.\n")
+    assert len(smtpd.refusals) == 1
+    smtpd.clear()
+    assert smtpd.refusals == []

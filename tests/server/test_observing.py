@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from pytest_smtpd import Command, Ending, Message, Reply, Session, SMTPServer, Violation
-from pytest_smtpd.records import Record, Recorder, ServerError, TranscriptLine
+from pytest_smtpd.records import Record, Recorder, Refusal, ServerError, TranscriptLine
 
 
 def test_an_observer_sees_every_record_in_order() -> None:
@@ -69,6 +69,7 @@ def _writers() -> dict[str, Callable[[Recorder, int], object]]:
         "record_message": lambda r, sid: r.record_message(Message("a@x", ("b@x",), b"", session_id=sid)),
         "record_violations": lambda r, sid: r.record_violations(sid, [Violation("bare-lf", "")]),
         "record_error": lambda r, sid: r.record_error(ServerError(RuntimeError(), sid, "test")),
+        "record_refusal": lambda r, sid: r.record_refusal(Refusal(sid, None, "b@x", (), Reply(550, "no"))),
         "update_session": lambda r, sid: r.update_session(sid, helo_name="client.example"),
         "end_session": lambda r, sid: r.end_session(sid, Ending.QUIT, snapshot=False),
     }

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from server_support import RawClient, SessionEnds
+from server_support import RawClient, ReplyHook, ended_sessions
 
 from pytest_smtpd import Command, Ending, Reply, Session, SMTPServer
 from pytest_smtpd.protocol import ERROR_LIMIT
@@ -98,14 +98,13 @@ def test_a_100_kb_line_is_one_500_and_the_transaction_stays() -> None:
 
 def test_a_line_without_crlf_then_disconnect_is_dropped() -> None:
     with serving() as server:
-        ends = SessionEnds(server)
         with RawClient(server.address) as client:
             client.greet()
             client.send(b"MAIL FROM:<alice@example.com>")
             client.sock.shutdown(socket.SHUT_WR)
             assert client.read_rest() == b""
 
-        [session] = ends.wait(1)
+        [session] = ended_sessions(server, 1)
         assert session.ended is Ending.CLIENT_CLOSED
         assert [c.verb for c in session.commands] == ["EHLO"]
         with RawClient(server.address) as client:
@@ -195,7 +194,7 @@ def test_10000_pipelined_noops_get_10000_replies_in_order() -> None:
         return Reply(250, f"2.0.0 {command.argument}") if command.verb == "NOOP" else None
 
     with serving() as server, RawClient(server.address) as client:
-        SessionEnds(server).reply = numbered
+        server.hooks = ReplyHook(numbered)
         client.greet()
 
         client.send(b"".join(b"NOOP %d\r\n" % i for i in range(count)))
@@ -284,7 +283,6 @@ def test_malformed_rcpt_is_refused_and_the_transaction_goes_on(command: str, rep
 
 def test_too_many_errors_in_a_row_get_421_and_close() -> None:
     with serving() as server:
-        ends = SessionEnds(server)
         with RawClient(server.address) as client:
             client.greet()
             for _ in range(ERROR_LIMIT - 1):
@@ -293,7 +291,7 @@ def test_too_many_errors_in_a_row_get_421_and_close() -> None:
             assert client.command("XYZZY") == ["421 4.7.0 localhost Error: too many errors"]
             assert client.read_rest() == b""
 
-        [session] = ends.wait(1)
+        [session] = ended_sessions(server, 1)
         assert session.ended is Ending.SERVER_CLOSED
         with RawClient(server.address) as client:
             client.greet()

@@ -19,7 +19,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from server_support import RawClient, SessionEnds, pytest_smtpd_threads
+from server_support import RawClient, ended_sessions, pytest_smtpd_threads
 
 from pytest_smtpd import Command, Ending, SMTPServer
 
@@ -100,14 +100,13 @@ def test_clients_vanishing_at_random_points_lose_nothing_and_make_nothing_up() -
     fds = open_fds()
     started = time.perf_counter()
     with server:
-        ends = SessionEnds(server)
         with ThreadPoolExecutor(min(GOOD + FAULTY, 64)) as pool:
             good = [pool.submit(send_good, server.address, context, worker) for worker in range(GOOD)]
             bad = [pool.submit(vanish, server.address, context, *fault) for fault in faults]
             accepted = [message_id for future in good for message_id in future.result()]
             for future in bad:
                 future.result()
-        sessions = ends.wait(GOOD + FAULTY, timeout=60)
+        sessions = ended_sessions(server, GOOD + FAULTY, timeout=60)
 
         recorded = Counter(m["Message-ID"] for m in server.messages)
         assert len(accepted) == GOOD * MESSAGES
@@ -252,7 +251,6 @@ def test_whole_content_lines_keep_a_slow_message_alive() -> None:
 
 def test_a_stalled_tls_handshake_times_out_without_a_plaintext_reply() -> None:
     with SMTPServer(starttls=True, timeout=0.3) as server:
-        ends = SessionEnds(server)
         with RawClient(server.address) as client:
             client.greet()
             assert client.command("STARTTLS") == ["220 2.0.0 Ready to start TLS"]
@@ -260,7 +258,7 @@ def test_a_stalled_tls_handshake_times_out_without_a_plaintext_reply() -> None:
 
             assert client.read_rest() == b""
 
-        [session] = ends.wait(1)
+        [session] = ended_sessions(server, 1)
         assert session.ended is Ending.TIMEOUT
         assert session.replies[-1].code == 220
         assert server.errors == []

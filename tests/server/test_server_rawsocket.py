@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from server_support import RawClient, SessionEnds
+from server_support import RawClient, ended_sessions
 
 from pytest_smtpd import Ending, SMTPServer
 
@@ -165,7 +165,6 @@ def test_activity_restarts_the_idle_timer() -> None:
 
 def test_client_vanishing_mid_data_records_nothing() -> None:
     with SMTPServer() as server:
-        ends = SessionEnds(server)
         with RawClient(server.address) as client:
             client.greet()
             client.command("MAIL FROM:<alice@example.com>")
@@ -173,7 +172,7 @@ def test_client_vanishing_mid_data_records_nothing() -> None:
             assert client.command("DATA")[0].startswith("354 ")
             client.send(b"Subject: cut\r\n\r\nhalf of it")
 
-        [session] = ends.wait(1)
+        [session] = ended_sessions(server, 1)
 
         assert session.ended is Ending.CLIENT_CLOSED
         assert server.messages == []

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from server_support import RawClient, SessionEnds
+from server_support import RawClient, ended_sessions
 
 from pytest_smtpd import Command, Ending, Message, ServerThreadError, SMTPServer
 
@@ -358,11 +358,10 @@ def test_raise_errors_is_quiet_without_errors() -> None:
 
 def test_clear_forgets_rules_and_records() -> None:
     with SMTPServer() as server:
-        ends = SessionEnds(server)
         server.on("RCPT").reply(550, "5.1.1 No such user")
         with smtplib.SMTP(*server.address) as client, pytest.raises(smtplib.SMTPRecipientsRefused):
             client.sendmail(SENDER, ["bob@example.com"], DATA)
-        ends.wait(1)
+        ended_sessions(server, 1)
 
         server.clear()
 
@@ -372,3 +371,74 @@ def test_clear_forgets_rules_and_records() -> None:
         with smtplib.SMTP(*server.address) as client:
             assert client.sendmail(SENDER, ["bob@example.com"], DATA) == {}
         assert len(server.messages) == 1
+
+
+# Events and matches that a typo would make silently useless ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "nearest"),
+    [("RCTP", "RCPT"), ("mesage", "message"), ("EHOL", "EHLO"), ("conect", "connect"), ("STARTTSL", "STARTTLS")],
+)
+def test_a_misspelt_event_names_the_nearest(event: str, nearest: str) -> None:
+    server = SMTPServer()
+    with pytest.raises(ValueError, match=re.escape(f"unknown event {event!r} (did you mean {nearest!r}?)")):
+        server.on(event, "bob@example.com")
+    assert server.rules == []
+
+
+def test_an_unknown_event_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError) as info:
+        SMTPServer().on("SEND")
+    assert str(info.value) == (
+        "unknown event 'SEND': an event is a command verb (EHLO, HELO, MAIL, RCPT, DATA, BDAT, RSET, VRFY, "
+        "EXPN, HELP, NOOP, QUIT, STARTTLS, AUTH, LHLO, or a private X... verb), 'connect' (the greeting) "
+        "or 'message' (the reply after the content)"
+    )
+
+
+def test_every_verb_the_core_dispatches_is_a_known_event() -> None:
+    from pytest_smtpd.protocol import ALLOWED
+    from pytest_smtpd.rules import VERBS
+
+    assert set(ALLOWED) <= set(VERBS)
+
+
+@pytest.mark.parametrize(
+    ("event", "canonical"),
+    [("rcpt", "RCPT"), ("Message", "message"), ("CONNECT", "connect"), ("lhlo", "LHLO"), ("XCLIENT", "XCLIENT")],
+)
+def test_events_are_case_insensitive_and_x_verbs_allowed(event: str, canonical: str) -> None:
+    assert SMTPServer().on(event).event == canonical
+
+
+def test_a_private_x_verb_rule_applies() -> None:
+    with SMTPServer() as server, RawClient(server.address) as client:
+        server.on("XPING").reply(250, "pong")
+        client.greet()
+        assert client.command("XPING") == ["250 pong"]
+        assert client.command("XPONG")[0].startswith("500")
+
+
+@pytest.mark.parametrize("event", ["MAIL", "RCPT"])
+def test_an_address_in_angle_brackets_matches_the_address(event: str) -> None:
+    with SMTPServer() as server:
+        rule = server.on(event, "<Bob@example.com>").reply(550, "5.1.1 No such user")
+        assert rule.match == "Bob@example.com"
+        sender, recipient = ("bob@example.com", SENDER) if event == "MAIL" else (SENDER, "bob@example.com")
+        with smtplib.SMTP(*server.address) as client, pytest.raises(smtplib.SMTPException):
+            client.sendmail(sender, [recipient], DATA)
+        assert rule.hits == 1
+        assert server.messages == []
+
+
+def test_a_message_rule_in_angle_brackets_matches_the_recipient() -> None:
+    with SMTPServer() as server:
+        rule = server.on("message", "<bob@example.com>").reply(554, "5.7.1 Refused")
+        with smtplib.SMTP(*server.address) as client, pytest.raises(smtplib.SMTPDataError):
+            client.sendmail(SENDER, ["bob@example.com"], DATA)
+        assert rule.hits == 1
+
+
+def test_angle_brackets_are_kept_where_the_match_is_no_address() -> None:
+    assert SMTPServer().on("HELO", "<x>").match == "<x>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from server_support import SessionEnds, local_address
+from server_support import ended_sessions, local_address
 
 from pytest_smtpd import Ending, SMTPServer
 
@@ -125,7 +125,6 @@ def test_each_message_is_recorded_when_sendmail_returns() -> None:
 
 def test_sessions_record_peer_greeting_and_how_they_ended() -> None:
     with SMTPServer() as server:
-        ends = SessionEnds(server)
         with smtplib.SMTP(*server.address) as first:
             first.ehlo("first.example")
             first.sendmail(SENDER, ["bob@example.com"], SIMPLE)
@@ -137,7 +136,7 @@ def test_sessions_record_peer_greeting_and_how_they_ended() -> None:
         second.helo("second.example")
         second_peer = local_address(second)
         second.close()
-        ends.wait(2)
+        ended_sessions(server, 2)
 
         first_session, second_session = server.sessions
         assert first_session.peer == first_peer

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from email.message import EmailMessage
 import aiosmtplib
 import pytest
 
-from pytest_smtpd import SMTPServer
+from pytest_smtpd import Ending, Reply, Session, SMTPServer, Violation
+from pytest_smtpd.records import Recorder
 
 
 def mail(subject: str) -> EmailMessage:
@@ -179,3 +181,128 @@ async def test_wait_for_async_times_out(smtpd: SMTPServer) -> None:
 async def test_wait_for_async_rejects_unknown_filters(smtpd: SMTPServer) -> None:
     with pytest.raises(TypeError, match="unknown filter 'recipient'; valid filters: sender, to"):
         await smtpd.wait_for_async(recipient="alice@example.com")
+
+
+# wait_until: anything that is recorded, not only messages ---------------------------------
+
+
+def test_wait_until_returns_the_predicates_value_once_a_session_ended(smtpd: SMTPServer) -> None:
+    client = smtplib.SMTP(*smtpd.address)
+    client.noop()
+    client.close()  # no QUIT: the server learns of it some time later
+
+    def ended(server: SMTPServer) -> list[str]:
+        return [str(s.ended) for s in server.sessions if s.ended is not None]
+
+    assert smtpd.wait_until(ended, timeout=10) == ["client closed"]
+
+
+def test_wait_until_wakes_on_a_record_made_after_it_started(smtpd: SMTPServer) -> None:
+    looked = threading.Event()
+    sender = Sender(smtpd, looked, "Late")
+
+    def violation_seen(server: SMTPServer) -> list[Violation] | None:
+        looked.set()  # the sender starts once the wait has looked once
+        return list(server.violations) or None
+
+    original = sender.run
+
+    def run_and_misbehave() -> None:
+        original()
+        with socket.create_connection(smtpd.address, timeout=10) as sock:
+            sock.recv(1024)
+            sock.sendall(b"NOOP\nQUIT\r\n")  # a bare LF ends the NOOP: a violation
+            while sock.recv(1024):
+                pass
+
+    sender.run = run_and_misbehave  # type: ignore[method-assign]
+    sender.start()
+    try:
+        found = smtpd.wait_until(violation_seen, timeout=10)
+    finally:
+        sender.join(10)
+    assert sender.errors == []
+    assert found is not None
+    assert [v.kind for v in found] == ["bare-lf"]
+
+
+def test_wait_until_times_out_with_the_end_of_the_transcript(smtpd: SMTPServer) -> None:
+    with smtplib.SMTP(*smtpd.address) as client:
+        for _ in range(12):
+            client.noop()
+
+    def never(server: SMTPServer) -> bool:
+        return False
+
+    with pytest.raises(AssertionError) as info:
+        smtpd.wait_until(never, timeout=0.2)
+    text = str(info.value)
+    lines = text.splitlines()
+    assert lines[0] == "wait_until(never): timed out after 0.2s; the predicate's last value was False."
+    assert lines[1] == "The transcript's last 20 lines:"
+    assert lines[2:] == smtpd.transcript.render_lines()[-20:]
+    assert lines[-1].startswith("S: 221")
+
+
+def test_wait_until_on_a_stopped_server_fails_at_once() -> None:
+    with SMTPServer() as server:
+        pass
+    cpu = time.process_time()
+    with pytest.raises(AssertionError, match=r"^wait_until\(<lambda>\): the server is stopped; .* was \[\]\.\n"):
+        server.wait_until(lambda s: s.messages, timeout=30)
+    assert time.process_time() - cpu < 0.1
+
+
+def test_wait_until_fails_when_the_server_stops_meanwhile() -> None:
+    server = SMTPServer().start()
+    stopper = threading.Timer(0.05, server.stop)
+    stopper.start()
+    try:
+        with pytest.raises(AssertionError, match="the server is stopped"):
+            server.wait_until(lambda s: s.messages, timeout=30)
+    finally:
+        stopper.join()
+
+
+def test_an_exception_from_the_predicate_propagates(smtpd: SMTPServer) -> None:
+    with pytest.raises(IndexError):
+        smtpd.wait_until(lambda s: s.sessions[0], timeout=10)
+
+
+@pytest.mark.asyncio
+async def test_wait_until_async_while_aiosmtplib_sends_from_the_same_loop(smtpd: SMTPServer) -> None:
+    sending = asyncio.create_task(send_async(smtpd, "One", "Two"))
+
+    def both_ended(server: SMTPServer) -> list[Session]:
+        ended = [x for x in server.sessions if not x.active]
+        return ended if len(ended) == 2 else []
+
+    ended = await smtpd.wait_until_async(both_ended, timeout=10)
+    await asyncio.wait_for(sending, 10)
+    assert [len(x.messages) for x in ended] == [1, 1]
+    assert await smtpd.wait_until_async(lambda s: len(s.messages) == 2) is True
+
+
+@pytest.mark.asyncio
+async def test_wait_until_async_times_out(smtpd: SMTPServer) -> None:
+    with pytest.raises(
+        AssertionError, match=r"^wait_until\(<lambda>\): timed out after 0\.2s; .*\nNothing was recorded\.$"
+    ):
+        await smtpd.wait_until_async(lambda s: None, timeout=0.2)
+
+
+@pytest.mark.parametrize("writer", ["record_reply", "update_session", "end_session", "wake"])
+def test_a_watch_sees_a_record_made_while_it_looked_away(writer: str) -> None:
+    recorder = Recorder()
+    sid = recorder.open_session(("127.0.0.1", 1))
+    writes: dict[str, Callable[[], object]] = {
+        "record_reply": lambda: recorder.record_reply(sid, Reply(250, "OK")),
+        "update_session": lambda: recorder.update_session(sid, helo_name="client.example"),
+        "end_session": lambda: recorder.end_session(sid, Ending.QUIT, snapshot=False),
+        "wake": recorder.wake,
+    }
+    with recorder.watch() as watch:
+        # Between two looks (outside the lock, where wait_until runs its predicate):
+        writes[writer]()
+        assert watch.wait(10) is True
+        assert watch.wait(0) is False  # seen: nothing new since
