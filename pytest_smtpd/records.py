@@ -12,7 +12,8 @@ import enum
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar, overload
 
@@ -38,6 +39,12 @@ _T = TypeVar("_T")
 
 #: How many lines of message content a rendered transcript shows.
 CONTENT_LINES_SHOWN = 5
+
+#: With ``keep``, how many commands, replies and transcript entries are kept per
+#: message kept: a message takes at least 8 entries (MAIL, RCPT and DATA with
+#: their replies, the content and the final reply), so the transcript holds the
+#: content of at most about ``keep`` messages beside the messages themselves.
+KEPT_PER_MESSAGE = 8
 
 
 class Ending(str, enum.Enum):
@@ -431,10 +438,11 @@ class _SessionState:
     tls_cipher: str | None = None
     auth_user: str | None = None
     auth_mechanism: str | None = None
-    commands: list[Command] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
+    # Lists, or deques bounded by the recorder's ``keep``.
+    commands: MutableSequence[Command] = field(default_factory=list)
+    replies: MutableSequence[Reply] = field(default_factory=list)
+    messages: MutableSequence[Message] = field(default_factory=list)
+    violations: MutableSequence[Violation] = field(default_factory=list)
     ended: Ending | None = None
     ended_at: float | None = None
 
@@ -481,9 +489,16 @@ class Recorder:
 
     Both cost the server nothing while nobody waits or observes. Hooks are for
     deciding replies, never for watching.
+
+    ``keep`` bounds what is kept, for a server left running: the last ``keep``
+    messages, violations and errors; every open session and the last ``keep``
+    ended ones; in a session, its last ``keep`` messages and violations and its
+    last ``KEPT_PER_MESSAGE * keep`` commands and replies; and the last
+    ``KEPT_PER_MESSAGE * keep`` transcript entries. Older records are dropped,
+    in O(1) per record. None (the default) keeps everything.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None = None) -> None:
         # Writers take the bare lock (the condition's own) and notify only when
         # someone waits: a Condition's ``with`` costs two Python calls on every command.
         self._lock = threading.Lock()
@@ -491,13 +506,17 @@ class Recorder:
         self._waiters = 0
         # Replaced, never mutated, so writers read it without the lock.
         self._observers: tuple[Observer, ...] = ()
+        self.keep = keep
+        self._per_message = None if keep is None else KEPT_PER_MESSAGE * keep
         self._sessions: dict[int, _SessionState] = {}
-        self._messages: list[Message] = []
+        # Ended sessions in the order they ended, while ``keep`` bounds them.
+        self._ended: deque[int] = deque()
+        self._messages: deque[Message] = deque(maxlen=keep)
         # Entries are kept as recorded and turned into TranscriptLines when read:
         # recording stays cheap on the server thread.
-        self._transcript: list[_Entry] = []
-        self._violations: list[Violation] = []
-        self._errors: list[ServerError] = []
+        self._transcript: deque[_Entry] = deque(maxlen=self._per_message)
+        self._violations: deque[Violation] = deque(maxlen=keep)
+        self._errors: deque[ServerError] = deque(maxlen=keep)
         self._next_session = 1
 
     # Writing (server thread) ------------------------------------------------------
@@ -506,7 +525,20 @@ class Recorder:
         with self._lock:
             sid = self._next_session
             self._next_session += 1
-            self._sessions[sid] = _SessionState(sid, peer, time.time())
+            keep = self.keep
+            if keep is None:
+                self._sessions[sid] = _SessionState(sid, peer, time.time())
+            else:
+                per_message = self._per_message
+                self._sessions[sid] = _SessionState(
+                    sid,
+                    peer,
+                    time.time(),
+                    commands=deque(maxlen=per_message),
+                    replies=deque(maxlen=per_message),
+                    messages=deque(maxlen=keep),
+                    violations=deque(maxlen=keep),
+                )
             if self._waiters:
                 self.changed.notify_all()
             return sid
@@ -616,12 +648,21 @@ class Recorder:
                 return None
             state.ended = how
             state.ended_at = time.time()
+            if self.keep is not None:
+                self._forget_ended(sid)
             if self._waiters:
                 self.changed.notify_all()
             observed = state.snapshot() if snapshot or self._observers else None
         if observed is not None and self._observers:
             self._tell([observed])
         return observed if snapshot else None
+
+    def _forget_ended(self, sid: int) -> None:
+        """Keep the last ``keep`` ended sessions (under the lock): drop the oldest beyond."""
+        ended = self._ended
+        ended.append(sid)
+        if len(ended) > (self.keep or 0):
+            self._sessions.pop(ended.popleft(), None)
 
     # Observing (any thread) -------------------------------------------------------
 
@@ -711,7 +752,7 @@ class Recorder:
         with self.changed:
             self.changed.notify_all()
 
-    def messages_unlocked(self) -> list[Message]:
+    def messages_unlocked(self) -> Sequence[Message]:
         """The live message list; only for predicates run by :meth:`wait`."""
         return self._messages
 
@@ -721,6 +762,7 @@ class Recorder:
             self._messages.clear()
             self._transcript.clear()
             self._violations.clear()
+            self._ended.clear()
             if not keep_errors:
                 self._errors.clear()
             for sid, state in list(self._sessions.items()):
