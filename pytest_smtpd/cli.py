@@ -39,7 +39,7 @@ from types import FrameType
 from typing import NamedTuple, TextIO
 
 from .errors import ConfigurationError, StartError
-from .records import Message, Record, ServerError, Session, Transcript, TranscriptLine
+from .records import RECORD_KINDS, Message, Record, ServerError, Session, Transcript, TranscriptLine
 from .server import SMTPServer
 
 __all__ = ["main"]
@@ -50,6 +50,8 @@ DEFAULT_KEEP = 100
 
 #: Records handled before the lines they made are written (one write for a burst).
 _BATCH = 256
+#: Seconds the console waits after writing before it looks for more (a line is at most this late).
+_LINGER = 0.02
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +137,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     with _stop_on_signals(records):
         try:
             server = SMTPServer(**options)
-            server.subscribe(_observer(server, records, args.verbose))
+            kinds = RECORD_KINDS if args.verbose else (Message, ServerError)
+            server.subscribe(_observer(server, records, args.verbose), kinds)
             server.start()
         except ConfigurationError as exc:
             print(f"pytest-smtpd: error: {exc}", file=stderr, flush=True)
@@ -182,12 +185,7 @@ def _observer(server: SMTPServer, records: queue.SimpleQueue[object], verbose: b
     """What runs on the server thread for each record: pass on what the console needs, nothing more."""
     put = records.put
     if not verbose:
-
-        def observe(record: Record) -> None:
-            if type(record) is Message or type(record) is ServerError:
-                put(record)
-
-        return observe
+        return put  # subscribed to messages and errors only
 
     peers: dict[int, tuple[str, int]] = {}  # sessions seen and not ended
 
@@ -230,6 +228,9 @@ def _serve(records: queue.SimpleQueue[object], console: _Console) -> None:
         console.flush()
         if item is _STOP:
             return
+        # Let a burst gather: one wake-up and one write for many messages
+        # instead of a thread switch per message on the server's critical path.
+        time.sleep(_LINGER)
 
 
 def _drain(records: queue.SimpleQueue[object], console: _Console) -> None:

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar, overload
 
@@ -472,6 +472,9 @@ class _SessionState:
 #: or the :class:`Session` that just ended.
 Record = TranscriptLine | Message | Violation | ServerError | Session
 
+#: The kinds of :data:`Record`, for :meth:`Recorder.subscribe`'s ``kinds``.
+RECORD_KINDS: tuple[type, ...] = (TranscriptLine, Message, Violation, ServerError, Session)
+
 #: An observer: called on the recording thread, after the record is stored and
 #: outside the recorder's lock, so it may read the recorder. It must be quick.
 Observer = Callable[[Record], None]
@@ -504,8 +507,9 @@ class Recorder:
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
         self._waiters = 0
-        # Replaced, never mutated, so writers read it without the lock.
-        self._observers: tuple[Observer, ...] = ()
+        # Replaced, never mutated, so writers read them without the lock: every
+        # subscription, and per kind of record the observers that want it.
+        self._subscribed(())
         self.keep = keep
         self._per_message = None if keep is None else KEPT_PER_MESSAGE * keep
         self._sessions: dict[int, _SessionState] = {}
@@ -554,8 +558,8 @@ class Recorder:
             self._transcript.append((sid, "C", command, now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell(_expand([(sid, "C", command, now)]))
+        if self._line_observers:
+            self._tell(self._line_observers, _expand([(sid, "C", command, now)]))
 
     def record_client_line(self, sid: int, text: str) -> None:
         """A client line that is not a command (an AUTH response), already masked."""
@@ -566,8 +570,8 @@ class Recorder:
             self._transcript.append((sid, "C", text, now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([TranscriptLine(sid, "C", text, now)])
+        if self._line_observers:
+            self._tell(self._line_observers, [TranscriptLine(sid, "C", text, now)])
 
     def record_reply(self, sid: int, reply: Reply) -> None:
         now = time.time()
@@ -579,8 +583,8 @@ class Recorder:
             self._transcript.append((sid, "S", reply, now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell(_expand([(sid, "S", reply, now)]))
+        if self._line_observers:
+            self._tell(self._line_observers, _expand([(sid, "S", reply, now)]))
 
     def record_content(self, sid: int, content: bytes, end: str) -> None:
         now = time.time()
@@ -590,8 +594,8 @@ class Recorder:
             self._transcript.append((sid, "C", (end, content), now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([TranscriptLine(sid, "C", end, now, content=content)])
+        if self._line_observers:
+            self._tell(self._line_observers, [TranscriptLine(sid, "C", end, now, content=content)])
 
     def record_message(self, message: Message) -> Message:
         with self._lock:
@@ -602,8 +606,8 @@ class Recorder:
             self._messages.append(message)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([message])
+        if self._message_observers:
+            self._tell(self._message_observers, [message])
         return message
 
     def record_violations(self, sid: int, violations: Sequence[Violation]) -> None:
@@ -618,16 +622,16 @@ class Recorder:
             self._violations.extend(stamped)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell(stamped)
+        if self._violation_observers:
+            self._tell(self._violation_observers, stamped)
 
     def record_error(self, error: ServerError) -> None:
         with self._lock:
             self._errors.append(error)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([error])
+        if self._error_observers:
+            self._tell(self._error_observers, [error])
 
     def update_session(self, sid: int, **changes: object) -> None:
         with self._lock:
@@ -652,9 +656,10 @@ class Recorder:
                 self._forget_ended(sid)
             if self._waiters:
                 self.changed.notify_all()
-            observed = state.snapshot() if snapshot or self._observers else None
-        if observed is not None and self._observers:
-            self._tell([observed])
+            observers = self._session_observers
+            observed = state.snapshot() if snapshot or observers else None
+        if observed is not None and observers:
+            self._tell(observers, [observed])
         return observed if snapshot else None
 
     def _forget_ended(self, sid: int) -> None:
@@ -666,25 +671,44 @@ class Recorder:
 
     # Observing (any thread) -------------------------------------------------------
 
-    def subscribe(self, observer: Observer) -> Callable[[], None]:
+    def subscribe(self, observer: Observer, kinds: Iterable[type] | None = None) -> Callable[[], None]:
         """Call ``observer`` with each record from now on; returns the function
         that unsubscribes it.
 
-        The observer runs on the recording thread, in the order of recording,
-        after the record is stored (so it may read the recorder). An exception
-        it raises is kept in :attr:`errors`, and recording goes on.
+        ``kinds`` narrows it to some kinds of :data:`Record` (say ``(Message,)``);
+        records nobody asked for are not even made. The observer runs on the
+        recording thread, in the order of recording, after the record is stored
+        (so it may read the recorder). An exception it raises is kept in
+        :attr:`errors`, and recording goes on.
         """
+        wanted = frozenset(RECORD_KINDS if kinds is None else kinds)
+        unknown = wanted - set(RECORD_KINDS)
+        if unknown:
+            names = ", ".join(sorted(k.__name__ for k in unknown))
+            known = ", ".join(k.__name__ for k in RECORD_KINDS)
+            raise ValueError(f"not a kind of record: {names}; the kinds are {known}")
         with self._lock:
-            self._observers = (*self._observers, observer)
+            self._subscribed((*self._subscriptions, (observer, wanted)))
 
         def unsubscribe() -> None:
             with self._lock:
-                self._observers = tuple(o for o in self._observers if o is not observer)
+                self._subscribed(tuple(s for s in self._subscriptions if s[0] is not observer))
 
         return unsubscribe
 
-    def _tell(self, records: Sequence[Record]) -> None:
-        for observer in self._observers:
+    def _subscribed(self, subscriptions: tuple[tuple[Observer, frozenset[type]], ...]) -> None:
+        def wanting(kind: type) -> tuple[Observer, ...]:
+            return tuple(observer for observer, kinds in subscriptions if kind in kinds)
+
+        self._subscriptions = subscriptions
+        self._line_observers = wanting(TranscriptLine)
+        self._message_observers = wanting(Message)
+        self._violation_observers = wanting(Violation)
+        self._error_observers = wanting(ServerError)
+        self._session_observers = wanting(Session)
+
+    def _tell(self, observers: tuple[Observer, ...], records: Sequence[Record]) -> None:
+        for observer in observers:
             for record in records:
                 try:
                     observer(record)

@@ -19,7 +19,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConfigurationError, ServerThreadError, StartError
@@ -355,7 +355,7 @@ class SMTPServer:
         """Exceptions raised in the server thread (each was answered 451 4.3.0)."""
         return self._recorder.errors
 
-    def subscribe(self, observer: Observer) -> Callable[[], None]:
+    def subscribe(self, observer: Observer, kinds: Iterable[type] | None = None) -> Callable[[], None]:
         """Call ``observer`` with each record from now on; returns the function that unsubscribes it.
 
         A record is a :class:`~pytest_smtpd.records.TranscriptLine` (each command,
@@ -366,8 +366,10 @@ class SMTPServer:
         ended. The observer runs on the server thread, in the order of
         recording, so it must be quick (hand the record to another thread to do
         real work); an exception it raises is kept in :attr:`errors`.
+        ``kinds`` narrows it to some of these classes (``kinds=(Message,)``):
+        records nobody asked for cost the server nothing.
         """
-        return self._recorder.subscribe(observer)
+        return self._recorder.subscribe(observer, kinds)
 
     def session(self, session_id: int) -> Session:
         """The :class:`Session` with this id, as it stands now.
