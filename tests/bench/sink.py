@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -158,31 +158,32 @@ def matrix(args: argparse.Namespace, work: Path) -> int:
                     print(f"debug printed {lines_of(out)} lines for {count} messages", file=sys.stderr)
                     lost += 1
     print(f"smtp-source, one message per connection; {args.rounds} rounds, median; ratio to inproc")
-    print(f"{'case':<16}" + "".join(f"{n:>22}" for n in names))
-    for sessions, size in cases:
-        base = statistics.median(rates[("inproc", sessions, size)]) if "inproc" in names else None
-        row = f"-s {sessions} {size // 1024:>3} KiB  "
-        cells = []
-        for name in names:
-            rate = statistics.median(rates[(name, sessions, size)])
-            ratio = f" ({rate / base:.2f}x)" if base else ""
-            cells.append(f"{rate:>10.0f}/s{ratio:>10}")
-        print(row + "".join(f"{c:>22}" for c in cells))
-    print(f"{'server CPU/msg':<16}" + "".join(f"{n:>22}" for n in names))
-    for sessions, size in cases:
-        row = f"-s {sessions} {size // 1024:>3} KiB  "
-        base_cpu = statistics.median(cpu[("inproc", sessions, size)]) if "inproc" in names else None
-        cells = []
-        for name in names:
-            used = statistics.median(cpu[(name, sessions, size)])
-            ratio = f" ({used / base_cpu:.2f}x)" if base_cpu else ""
-            cells.append(f"{used * 1000:>8.3f} ms{ratio:>10}")
-        print(row + "".join(f"{c:>22}" for c in cells))
+    table("case", names, cases, rates, lambda rate: f"{rate:>10.0f}/s")
+    table("server CPU/msg", names, cases, cpu, lambda used: f"{used * 1000:>8.3f} ms")
     print(f"{'RSS after (MiB)':<16}" + "".join(f"{n:>22}" for n in names))
     for sessions, size in cases:
         row = f"-s {sessions} {size // 1024:>3} KiB  "
         print(row + "".join(f"{max(rss[(n, sessions, size)]) / 1024:>22.1f}" for n in names))
     return 1 if lost else 0
+
+
+def table(
+    title: str,
+    names: list[str],
+    cases: list[tuple[int, int]],
+    values: dict[tuple[str, int, int], list[float]],
+    show: Callable[[float], str],
+) -> None:
+    """One row per case: each contender's median, and its ratio to inproc's."""
+    print(f"{title:<16}" + "".join(f"{n:>22}" for n in names))
+    for sessions, size in cases:
+        base = statistics.median(values[("inproc", sessions, size)]) if "inproc" in names else None
+        cells = []
+        for name in names:
+            value = statistics.median(values[(name, sessions, size)])
+            ratio = f" ({value / base:.2f}x)" if base else ""
+            cells.append(f"{show(value)}{ratio:>10}")
+        print(f"-s {sessions} {size // 1024:>3} KiB  " + "".join(f"{c:>22}" for c in cells))
 
 
 def soak(args: argparse.Namespace, work: Path) -> int:
