@@ -1,15 +1,21 @@
 """The debugging server: ``python -m pytest_smtpd`` (or ``pytest-smtpd``).
 
 It runs the same :class:`~pytest_smtpd.SMTPServer` the ``smtpd`` fixture uses,
-in the foreground, and prints one line per accepted message; with ``-v`` it also
-prints the SMTP transcript as it happens. It replaces
-``python -m smtpd -n -c DebuggingServer``, which Python 3.12 removed::
+in the foreground, and prints one line per accepted message (with ``--json``,
+one JSON object); with ``-v`` it also prints the SMTP transcript as it happens.
+It replaces ``python -m smtpd -n -c DebuggingServer``, which Python 3.12 removed::
 
     $ python -m pytest_smtpd --save mail/
     pytest-smtpd listening on 127.0.0.1:1025
     Press Ctrl-C to stop.
     2025-01-31 12:00:00 #1 from <app@example.com> to <alice@example.com> subject 'Welcome!' 1234 bytes -> (wrapped)
         mail/1-20250131-120000.eml
+
+It is a sink that can be left running: the server keeps only the last ``--keep``
+messages in memory. The server thread hands each record to the main thread
+through a queue (it only enqueues); the main thread saves and prints, reading
+each record once. On SIGINT or SIGTERM the server stops, and everything it
+recorded is still saved and printed before the process exits.
 
 Exit status: 0 when stopped by Ctrl-C (SIGINT) or SIGTERM, 2 for a bad option,
 1 when the server cannot listen (port taken, no permission).
@@ -18,27 +24,34 @@ Exit status: 0 when stopped by Ctrl-C (SIGINT) or SIGTERM, 2 for a bad option,
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import queue
+import re
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from .errors import ConfigurationError, StartError
-from .protocol import Command, Reply
-from .records import Message, Session, Transcript, TranscriptLine
+from .records import RECORD_KINDS, Message, Record, ServerError, Session, Transcript, TranscriptLine
 from .server import SMTPServer
 
 __all__ = ["main"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 1025
+DEFAULT_KEEP = 100
 
-#: How long one ``wait_for`` call blocks before the loop calls it again; signals interrupt it at once.
-_WAIT_SECONDS = 3600.0
+#: Records handled before the lines they made are written (one write for a burst).
+_BATCH = 256
+#: Seconds the console waits after writing before it looks for more (a line is at most this late).
+_LINGER = 0.02
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--save", metavar="DIR", type=Path, help="save each message as DIR/<n>-<timestamp>.eml")
     parser.add_argument(
+        "--keep",
+        metavar="N",
+        type=_count,
+        default=DEFAULT_KEEP,
+        help=f"keep at most N messages (and as many ended sessions) in memory (default {DEFAULT_KEEP}; 0 keeps none)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per message on stdout (everything else goes to stderr)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="print the SMTP transcript as it happens (AUTH secrets masked)"
     )
     return parser
@@ -80,12 +105,22 @@ def _user_password(value: str) -> tuple[str, str]:
     return user, password
 
 
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of messages (0 or more), not {value!r}")
+    return number
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the debugging server until SIGINT or SIGTERM; return the exit status."""
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
     args = build_parser().parse_args(argv)
-    options: dict[str, object] = {"host": args.host, "port": args.port}
+    options: dict[str, object] = {"host": args.host, "port": args.port, "keep": args.keep}
     if args.starttls:
         options["starttls"] = True
     if args.auth:
@@ -96,95 +131,137 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         except OSError as exc:
             print(f"pytest-smtpd: error: cannot create --save directory {args.save}: {exc.strerror}", file=stderr)
             return 2
-    console = _Console(stdout, verbose=args.verbose)
-    try:
-        server = SMTPServer(**options)
-        server.hooks = console.hooks()
-        server.start()
-    except ConfigurationError as exc:
-        print(f"pytest-smtpd: error: {exc}", file=stderr, flush=True)
-        return 2
-    except StartError as exc:
-        print(f"pytest-smtpd: error: {exc}", file=stderr, flush=True)
-        return 1
-    try:
-        with _StopOnSignals():
-            console.listening(server, options)
-            _serve(server, console, args.save)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # With --json, stdout carries only the JSON lines.
+    console = _Console(stdout, stderr if args.json else stdout, stderr, args.json, args.save)
+    records: queue.SimpleQueue[object] = queue.SimpleQueue()
+    with _stop_on_signals(records):
         try:
-            server.stop()
+            server = SMTPServer(**options)
+            kinds = RECORD_KINDS if args.verbose else (Message, ServerError)
+            server.subscribe(_observer(server, records, args.verbose), kinds)
+            server.start()
+        except ConfigurationError as exc:
+            print(f"pytest-smtpd: error: {exc}", file=stderr, flush=True)
+            return 2
+        except StartError as exc:
+            print(f"pytest-smtpd: error: {exc}", file=stderr, flush=True)
+            return 1
+        try:
+            console.listening(server, options)
+            _serve(records, console)
         finally:
-            signal.signal(signal.SIGINT, previous)
-    console.stopped(len(server.messages))
+            server.stop()
+        # Stopped: nothing more is recorded. What was, is still shown.
+        _drain(records, console)
+    console.stopped()
     return 0
 
 
-def _serve(server: SMTPServer, console: _Console, save: Path | None) -> None:
-    """Report each accepted message, in order, until interrupted."""
-    seen = 0
+#: Put in the queue by the signal handlers: stop serving.
+_STOP = object()
+
+
+@contextmanager
+def _stop_on_signals(records: queue.SimpleQueue[object]) -> Iterator[None]:
+    """While in the block, SIGINT and SIGTERM enqueue a stop instead of raising.
+
+    The main thread then never loses a record it was handling to a
+    KeyboardInterrupt. ``SimpleQueue.put`` may be called from a signal handler.
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        records.put(_STOP)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        # Restore what was there (matters when main() runs inside another program).
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def _observer(server: SMTPServer, records: queue.SimpleQueue[object], verbose: bool) -> Callable[[Record], None]:
+    """What runs on the server thread for each record: pass on what the console needs, nothing more."""
+    put = records.put
+    if not verbose:
+        return put  # subscribed to messages and errors only
+
+    peers: dict[int, tuple[str, int]] = {}  # sessions seen and not ended
+
+    def observe_all(record: Record) -> None:
+        if type(record) is TranscriptLine:
+            sid = record.session_id
+            if sid not in peers:
+                # The session is open (it just recorded a line), so it is kept.
+                peers[sid] = peer = server.session(sid).peer
+                put(_Peer(sid, peer))
+        elif type(record) is Session:
+            peers.pop(record.id, None)
+        put(record)
+
+    return observe_all
+
+
+class _Peer(NamedTuple):
+    """A session's id and peer, sent ahead of its first transcript line."""
+
+    sid: int
+    peer: tuple[str, int]
+
+
+def _serve(records: queue.SimpleQueue[object], console: _Console) -> None:
+    """Show records as they come, until a signal asks to stop."""
+    get, get_nowait = records.get, records.get_nowait
+    while True:
+        item = get()  # a signal handler's put wakes it
+        shown = 0
+        while item is not _STOP:
+            console.show(item)
+            shown += 1
+            if shown == _BATCH:
+                break
+            try:
+                item = get_nowait()
+            except queue.Empty:
+                break
+        console.flush()
+        if item is _STOP:
+            return
+        # Let a burst gather: one wake-up and one write for many messages
+        # instead of a thread switch per message on the server's critical path.
+        time.sleep(_LINGER)
+
+
+def _drain(records: queue.SimpleQueue[object], console: _Console) -> None:
+    """Show what is left in the queue (the server has stopped)."""
     while True:
         try:
-            # Wakes on each accepted message; the timeout only bounds one call.
-            messages = server.wait_for(count=seen + 1, timeout=_WAIT_SECONDS)
-        except AssertionError:
-            continue
-        for message in messages[seen:]:
-            seen += 1
-            path = _save(message, seen, save) if save is not None else None
-            console.accepted(seen, message, path)
-
-
-def _save(message: Message, number: int, directory: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(message.received_at))
-    path = directory / f"{number}-{stamp}.eml"
-    path.write_bytes(message.data)
-    return path
-
-
-class _StopOnSignals:
-    """Turn SIGTERM into KeyboardInterrupt (as SIGINT already is) while in the block."""
-
-    def __init__(self) -> None:
-        self._previous: signal.Handlers | Callable[[int, FrameType | None], object] | int | None = None
-
-    def __enter__(self) -> None:
-        self._previous = signal.signal(signal.SIGTERM, _interrupt)
-
-    def __exit__(self, *exc_info: object) -> None:
-        # Restore what was there (matters when main() runs inside another program).
-        previous = self._previous
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+            item = records.get_nowait()
+        except queue.Empty:
+            break
+        if item is not _STOP:
+            console.show(item)
+    console.flush()
 
 
 class _Console:
-    """What the server prints; the transcript part runs in the server thread, as hooks."""
+    """What the debugging server prints and saves; used by the main thread only."""
 
-    def __init__(self, out: TextIO, verbose: bool) -> None:
-        self._out = out
-        self._verbose = verbose
-        self._lock = threading.Lock()
-        self._server: SMTPServer | None = None
-        self._shown = 0  # transcript lines printed (or skipped)
-        self._printed_replies: dict[int, int] = {}  # session id -> reply lines printed ahead of the record
+    def __init__(self, out: TextIO, chat: TextIO, err: TextIO, as_json: bool, save: Path | None) -> None:
+        self._out = out  # message lines
+        self._chat = chat  # banner, transcript, the closing line
+        self._err = err
+        self._json = as_json
+        self._save = save
+        self._lines: list[str] = []  # for ``_out``, written by ``flush``
+        # One list when both go to one stream, so that lines keep their order.
+        self._chat_lines: list[str] = self._lines if chat is out else []
+        self._count = 0
         self._peers: dict[int, tuple[str, int]] = {}
         self._last_session: int | None = None
 
-    def hooks(self) -> _TranscriptHooks | None:
-        return _TranscriptHooks(self) if self._verbose else None
-
-    def _print(self, text: str) -> None:
-        print(text, file=self._out, flush=True)
-
     def listening(self, server: SMTPServer, options: dict[str, object]) -> None:
-        self._server = server
         host, port = server.address
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         offers = []
@@ -193,61 +270,98 @@ class _Console:
         users = options.get("users")
         if isinstance(users, dict):
             offers.append("AUTH for " + ", ".join(sorted(users)))
-        with self._lock:
-            self._print(f"pytest-smtpd listening on {where}" + (f" ({'; '.join(offers)})" if offers else ""))
-            ca_file = getattr(server, "ca_file", None) if options.get("starttls") else None
-            if ca_file is not None:
-                self._print(f"test CA certificate (for clients to trust): {ca_file}")
-            self._print("Press Ctrl-C to stop.")
+        self._chat_lines.append(f"pytest-smtpd listening on {where}" + (f" ({'; '.join(offers)})" if offers else ""))
+        ca_file = server.ca_file if options.get("starttls") else None
+        if ca_file is not None:
+            self._chat_lines.append(f"test CA certificate (for clients to trust): {ca_file}")
+        self._chat_lines.append("Press Ctrl-C to stop.")
+        self.flush()
 
-    def accepted(self, number: int, message: Message, path: Path | None) -> None:
+    def show(self, item: object) -> None:
+        """Handle one record from the queue."""
+        if type(item) is TranscriptLine:
+            self._transcript_line(item)
+        elif type(item) is Message:
+            self._accepted(item)
+        elif type(item) is _Peer:
+            sid, peer = item
+            self._peers[sid] = peer
+        elif type(item) is Session:
+            self._peers.pop(item.id, None)
+        elif isinstance(item, ServerError):
+            self.flush()
+            print(f"pytest-smtpd: error in the server thread ({item.where}):\n{item.format()}", file=self._err)
+            self._err.flush()
+
+    def _accepted(self, message: Message) -> None:
+        self._count += 1
+        number = self._count
+        path = self._write(message, number) if self._save is not None else None
+        subject = subject_of(message.data)
+        if self._json:
+            record = {
+                "number": number,
+                "received_at": datetime.fromtimestamp(message.received_at, timezone.utc).isoformat(
+                    timespec="milliseconds"
+                ),
+                "sender": message.sender,
+                "recipients": list(message.recipients),
+                "subject": subject,
+                "size": message.size,
+                "path": None if path is None else str(path),
+            }
+            self._lines.append(json.dumps(record, ensure_ascii=False))
+            return
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(message.received_at))
         recipients = ", ".join(f"<{r}>" for r in message.recipients)
-        subject = repr(message.subject) if message.subject is not None else "(no subject)"
-        line = f"{when} #{number} from <{message.sender}> to {recipients} subject {subject} {message.size} bytes"
+        shown = repr(subject) if subject is not None else "(no subject)"
+        line = f"{when} #{number} from <{message.sender}> to {recipients} subject {shown} {message.size} bytes"
         if path is not None:
             line += f" -> {path}"
-        with self._lock:
-            self._print(line)
+        self._lines.append(line)
 
-    def stopped(self, count: int) -> None:
-        with self._lock:
-            self._print(f"pytest-smtpd stopped ({count} message{'' if count == 1 else 's'} accepted)")
+    def _write(self, message: Message, number: int) -> Path | None:
+        """Save the message atomically: a temporary name in the same folder, then a rename."""
+        assert self._save is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(message.received_at))
+        name = f"{number}-{stamp}.eml"
+        path = self._save / name
+        temporary = self._save / f".{name}.tmp"
+        try:
+            with open(temporary, "wb") as file:
+                file.write(message.data)
+            os.replace(temporary, path)
+        except OSError as exc:
+            self.flush()
+            print(f"pytest-smtpd: error: cannot save message #{number} as {path}: {exc}", file=self._err, flush=True)
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+            return None
+        return path
 
-    # Transcript (server thread) ---------------------------------------------------
-
-    def show_reply(self, session: Session, reply: Reply) -> None:
-        """Print what was recorded so far, then ``reply``, which is about to be recorded and sent."""
-        with self._lock:
-            self._peers[session.id] = session.peer
-            self._flush()
-            self._emit(session.id, [f"S: {line}" for line in reply.lines])
-            self._printed_replies[session.id] = self._printed_replies.get(session.id, 0) + len(reply.lines)
-
-    def show_rest(self, session: Session) -> None:
-        with self._lock:
-            self._peers[session.id] = session.peer
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._server is None:
-            return
-        lines = self._server.transcript[self._shown :]
-        self._shown += len(lines)
-        for line in lines:
-            if line.direction == "S" and self._printed_replies.get(line.session_id, 0) > 0:
-                self._printed_replies[line.session_id] -= 1
-                continue
-            self._emit(line.session_id, _render(line))
-
-    def _emit(self, session_id: int, lines: list[str]) -> None:
-        if session_id != self._last_session:
-            host, port = self._peers.get(session_id, ("?", 0))
+    def _transcript_line(self, line: TranscriptLine) -> None:
+        sid = line.session_id
+        if sid != self._last_session:
+            host, port = self._peers.get(sid, ("?", 0))
             peer = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-            self._print(f"--- session {session_id} from {peer} ---")
-            self._last_session = session_id
-        for text in lines:
-            self._print(text)
+            self._chat_lines.append(f"--- session {sid} from {peer} ---")
+            self._last_session = sid
+        self._chat_lines.extend(_render(line))
+
+    def flush(self) -> None:
+        """Write the lines made so far, each stream's in one write."""
+        for stream, lines in ((self._chat, self._chat_lines), (self._out, self._lines)):
+            if lines:  # (both are one list when the streams are one)
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
+                lines.clear()
+
+    def stopped(self) -> None:
+        count = self._count
+        self._chat_lines.append(f"pytest-smtpd stopped ({count} message{'' if count == 1 else 's'} accepted)")
+        self.flush()
 
 
 def _render(line: TranscriptLine) -> list[str]:
@@ -255,17 +369,33 @@ def _render(line: TranscriptLine) -> list[str]:
     return Transcript([line], {}).render_lines()[1:]
 
 
-class _TranscriptHooks:
-    """The server's hooks (see ``ServerHooks``): they print and leave every reply as it is."""
+#: A blank line: the end of the header section (RFC 5322 §2.1), also with bare LF.
+_HEADER_END = re.compile(rb"\n\r?\n")
+#: The Subject field with its folded continuation lines (RFC 5322 §2.2.3).
+_SUBJECT = re.compile(rb"^subject:[ \t]*(.*(?:\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_FOLD = re.compile(rb"\r?\n(?=[ \t])")
 
-    def __init__(self, console: _Console) -> None:
-        self._console = console
-        self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = self._reply
-        self.message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None = self._message
-        self.session_ended: Callable[[Session], None] | None = console.show_rest
 
-    def _reply(self, session: Session, command: Command, reply: Reply) -> None:
-        self._console.show_reply(session, reply)
+def subject_of(data: bytes) -> str | None:
+    """The decoded Subject of raw message content, read from its header section only.
 
-    def _message(self, session: Session, message: Message, reply: Reply) -> None:
-        self._console.show_reply(session, reply)
+    Only the header section is searched (a message without a blank line is all
+    header); nothing is parsed or kept beyond the field itself. Encoded words
+    (RFC 2047) are decoded as ``Message.subject`` decodes them.
+    """
+    if data.startswith((b"\r\n", b"\n")):
+        return None  # no header section at all
+    end = _HEADER_END.search(data)
+    found = _SUBJECT.search(data, 0, end.start() + 1 if end is not None else len(data))
+    if found is None:
+        return None
+    raw = _FOLD.sub(b"", found.group(1)).rstrip(b"\r\n\t ")
+    text = raw.decode("utf-8", "replace")
+    if "=?" in text:
+        from email.policy import default
+
+        try:
+            return str(default.header_factory("Subject", text))
+        except Exception:  # a malformed encoded word: show it as sent
+            return text
+    return text

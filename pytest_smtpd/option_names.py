@@ -27,4 +27,5 @@ OPTION_NAMES: tuple[str, ...] = (
     "auth_require_tls",
     "timeout",
     "strict",
+    "keep",
 )

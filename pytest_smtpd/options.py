@@ -58,6 +58,9 @@ class Options:
     timeout: float = 300.0
     #: Client protocol violations fail the test at teardown.
     strict: bool = False
+    #: Keep at most this many messages (and the records of as many ended sessions) in
+    #: memory, dropping the oldest; None keeps everything. For servers left running.
+    keep: int | None = None
     _explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @classmethod
@@ -85,6 +88,12 @@ class Options:
                 value = out[name]
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                     raise ConfigurationError(f"smtpd option {name} must be a non-negative int, not {value!r}")
+        if out.get("keep") is not None:
+            value = out["keep"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(
+                    f"smtpd option keep must be None (keep everything) or a non-negative int, not {value!r}"
+                )
         if "port" in out and out["port"] > 65535:
             raise ConfigurationError(f"smtpd option port must be 0..65535, not {out['port']!r}")
         if "max_recipients" in out and out["max_recipients"] < 1:
@@ -191,6 +200,15 @@ def parse_ini(name: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigurationError(f"ini option smtpd_{name} must be an integer, not {raw!r}") from None
+    if name == "keep":
+        if raw.lower() in ("", "none", "all"):
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"ini option smtpd_keep must be an integer (or 'all' to keep everything), not {raw!r}"
+            ) from None
     if name == "timeout":
         try:
             return float(raw)

@@ -12,7 +12,8 @@ import enum
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeVar, overload
 
@@ -42,6 +43,12 @@ _T = TypeVar("_T")
 
 #: How many lines of message content a rendered transcript shows.
 CONTENT_LINES_SHOWN = 5
+
+#: With ``keep``, how many commands, replies and transcript entries are kept per
+#: message kept: a message takes at least 8 entries (MAIL, RCPT and DATA with
+#: their replies, the content and the final reply), so the transcript holds the
+#: content of at most about ``keep`` messages beside the messages themselves.
+KEPT_PER_MESSAGE = 8
 
 
 class Ending(str, enum.Enum):
@@ -550,10 +557,11 @@ class _SessionState:
     tls_cipher: str | None = None
     auth_user: str | None = None
     auth_mechanism: str | None = None
-    commands: list[Command] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
+    # Lists, or deques bounded by the recorder's ``keep``.
+    commands: MutableSequence[Command] = field(default_factory=list)
+    replies: MutableSequence[Reply] = field(default_factory=list)
+    messages: MutableSequence[Message] = field(default_factory=list)
+    violations: MutableSequence[Violation] = field(default_factory=list)
     ended: Ending | None = None
     ended_at: float | None = None
 
@@ -583,6 +591,9 @@ class _SessionState:
 #: or the :class:`Session` that just ended.
 Record = TranscriptLine | Message | Violation | ServerError | Session | Refusal
 
+#: The kinds of :data:`Record`, for :meth:`Recorder.subscribe`'s ``kinds``.
+RECORD_KINDS: tuple[type, ...] = (TranscriptLine, Message, Violation, ServerError, Session, Refusal)
+
 #: An observer: called on the recording thread, after the record is stored and
 #: outside the recorder's lock, so it may read the recorder. It must be quick.
 Observer = Callable[[Record], None]
@@ -600,24 +611,36 @@ class Recorder:
 
     Both cost the server nothing while nobody waits or observes. Hooks are for
     deciding replies, never for watching.
+
+    ``keep`` bounds what is kept, for a server left running: the last ``keep``
+    messages, violations and errors; every open session and the last ``keep``
+    ended ones; in a session, its last ``keep`` messages and violations and its
+    last ``KEPT_PER_MESSAGE * keep`` commands and replies; and the last
+    ``KEPT_PER_MESSAGE * keep`` transcript entries. Older records are dropped,
+    in O(1) per record. None (the default) keeps everything.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None = None) -> None:
         # Writers take the bare lock (the condition's own) and notify only when
         # someone waits: a Condition's ``with`` costs two Python calls on every command.
         self._lock = threading.Lock()
         self.changed = _Changes(self._lock)
         self._waiters = 0
-        # Replaced, never mutated, so writers read it without the lock.
-        self._observers: tuple[Observer, ...] = ()
+        # Replaced, never mutated, so writers read them without the lock: every
+        # subscription, and per kind of record the observers that want it.
+        self._subscribed(())
+        self.keep = keep
+        self._per_message = None if keep is None else KEPT_PER_MESSAGE * keep
         self._sessions: dict[int, _SessionState] = {}
-        self._messages: list[Message] = []
+        # Ended sessions in the order they ended, while ``keep`` bounds them.
+        self._ended: deque[int] = deque()
+        self._messages: deque[Message] = deque(maxlen=keep)
         # Entries are kept as recorded and turned into TranscriptLines when read:
         # recording stays cheap on the server thread.
-        self._transcript: list[_Entry] = []
-        self._violations: list[Violation] = []
-        self._errors: list[ServerError] = []
-        self._refusals: list[Refusal] = []
+        self._transcript: deque[_Entry] = deque(maxlen=self._per_message)
+        self._violations: deque[Violation] = deque(maxlen=keep)
+        self._errors: deque[ServerError] = deque(maxlen=keep)
+        self._refusals: deque[Refusal] = deque(maxlen=keep)
         self._next_session = 1
 
     # Writing (server thread) ------------------------------------------------------
@@ -626,7 +649,20 @@ class Recorder:
         with self._lock:
             sid = self._next_session
             self._next_session += 1
-            self._sessions[sid] = _SessionState(sid, peer, time.time())
+            keep = self.keep
+            if keep is None:
+                self._sessions[sid] = _SessionState(sid, peer, time.time())
+            else:
+                per_message = self._per_message
+                self._sessions[sid] = _SessionState(
+                    sid,
+                    peer,
+                    time.time(),
+                    commands=deque(maxlen=per_message),
+                    replies=deque(maxlen=per_message),
+                    messages=deque(maxlen=keep),
+                    violations=deque(maxlen=keep),
+                )
             if self._waiters:
                 self.changed.notify_all()
             return sid
@@ -642,8 +678,8 @@ class Recorder:
             self._transcript.append((sid, "C", command, now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell(_expand([(sid, "C", command, now)]))
+        if self._line_observers:
+            self._tell(self._line_observers, _expand([(sid, "C", command, now)]))
 
     def record_client_line(self, sid: int, text: str) -> None:
         """A client line that is not a command (an AUTH response), already masked."""
@@ -654,8 +690,8 @@ class Recorder:
             self._transcript.append((sid, "C", text, now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([TranscriptLine(sid, "C", text, now)])
+        if self._line_observers:
+            self._tell(self._line_observers, [TranscriptLine(sid, "C", text, now)])
 
     def record_reply(self, sid: int, reply: Reply) -> None:
         now = time.time()
@@ -667,8 +703,8 @@ class Recorder:
             self._transcript.append((sid, "S", reply, now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell(_expand([(sid, "S", reply, now)]))
+        if self._line_observers:
+            self._tell(self._line_observers, _expand([(sid, "S", reply, now)]))
 
     def record_content(self, sid: int, content: bytes, end: str) -> None:
         now = time.time()
@@ -678,8 +714,8 @@ class Recorder:
             self._transcript.append((sid, "C", (end, content), now))
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([TranscriptLine(sid, "C", end, now, content=content)])
+        if self._line_observers:
+            self._tell(self._line_observers, [TranscriptLine(sid, "C", end, now, content=content)])
 
     def record_message(self, message: Message) -> Message:
         with self._lock:
@@ -690,8 +726,8 @@ class Recorder:
             self._messages.append(message)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([message])
+        if self._message_observers:
+            self._tell(self._message_observers, [message])
         return message
 
     def record_violations(self, sid: int, violations: Sequence[Violation]) -> None:
@@ -706,16 +742,16 @@ class Recorder:
             self._violations.extend(stamped)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell(stamped)
+        if self._violation_observers:
+            self._tell(self._violation_observers, stamped)
 
     def record_error(self, error: ServerError) -> None:
         with self._lock:
             self._errors.append(error)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([error])
+        if self._error_observers:
+            self._tell(self._error_observers, [error])
 
     def record_refusal(self, refusal: Refusal) -> None:
         with self._lock:
@@ -724,8 +760,8 @@ class Recorder:
             self._refusals.append(refusal)
             if self._waiters:
                 self.changed.notify_all()
-        if self._observers:
-            self._tell([refusal])
+        if self._refusal_observers:
+            self._tell(self._refusal_observers, [refusal])
 
     def update_session(self, sid: int, **changes: object) -> None:
         with self._lock:
@@ -746,34 +782,64 @@ class Recorder:
                 return None
             state.ended = how
             state.ended_at = time.time()
+            if self.keep is not None:
+                self._forget_ended(sid)
             if self._waiters:
                 self.changed.notify_all()
-            observed = state.snapshot() if snapshot or self._observers else None
-        if observed is not None and self._observers:
-            self._tell([observed])
+            observers = self._session_observers
+            observed = state.snapshot() if snapshot or observers else None
+        if observed is not None and observers:
+            self._tell(observers, [observed])
         return observed if snapshot else None
+
+    def _forget_ended(self, sid: int) -> None:
+        """Keep the last ``keep`` ended sessions (under the lock): drop the oldest beyond."""
+        ended = self._ended
+        ended.append(sid)
+        if len(ended) > (self.keep or 0):
+            self._sessions.pop(ended.popleft(), None)
 
     # Observing (any thread) -------------------------------------------------------
 
-    def subscribe(self, observer: Observer) -> Callable[[], None]:
+    def subscribe(self, observer: Observer, kinds: Iterable[type] | None = None) -> Callable[[], None]:
         """Call ``observer`` with each record from now on; returns the function
         that unsubscribes it.
 
-        The observer runs on the recording thread, in the order of recording,
-        after the record is stored (so it may read the recorder). An exception
-        it raises is kept in :attr:`errors`, and recording goes on.
+        ``kinds`` narrows it to some kinds of :data:`Record` (say ``(Message,)``);
+        records nobody asked for are not even made. The observer runs on the
+        recording thread, in the order of recording, after the record is stored
+        (so it may read the recorder). An exception it raises is kept in
+        :attr:`errors`, and recording goes on.
         """
+        wanted = frozenset(RECORD_KINDS if kinds is None else kinds)
+        unknown = wanted - set(RECORD_KINDS)
+        if unknown:
+            names = ", ".join(sorted(k.__name__ for k in unknown))
+            known = ", ".join(k.__name__ for k in RECORD_KINDS)
+            raise ValueError(f"not a kind of record: {names}; the kinds are {known}")
         with self._lock:
-            self._observers = (*self._observers, observer)
+            self._subscribed((*self._subscriptions, (observer, wanted)))
 
         def unsubscribe() -> None:
             with self._lock:
-                self._observers = tuple(o for o in self._observers if o is not observer)
+                self._subscribed(tuple(s for s in self._subscriptions if s[0] is not observer))
 
         return unsubscribe
 
-    def _tell(self, records: Sequence[Record]) -> None:
-        for observer in self._observers:
+    def _subscribed(self, subscriptions: tuple[tuple[Observer, frozenset[type]], ...]) -> None:
+        def wanting(kind: type) -> tuple[Observer, ...]:
+            return tuple(observer for observer, kinds in subscriptions if kind in kinds)
+
+        self._subscriptions = subscriptions
+        self._line_observers = wanting(TranscriptLine)
+        self._message_observers = wanting(Message)
+        self._violation_observers = wanting(Violation)
+        self._error_observers = wanting(ServerError)
+        self._session_observers = wanting(Session)
+        self._refusal_observers = wanting(Refusal)
+
+    def _tell(self, observers: tuple[Observer, ...], records: Sequence[Record]) -> None:
+        for observer in observers:
             for record in records:
                 try:
                     observer(record)
@@ -851,7 +917,7 @@ class Recorder:
         with self.changed:
             self.changed.notify_all()
 
-    def messages_unlocked(self) -> list[Message]:
+    def messages_unlocked(self) -> Sequence[Message]:
         """The live message list; only for predicates run by :meth:`wait`."""
         return self._messages
 
@@ -862,6 +928,7 @@ class Recorder:
             self._transcript.clear()
             self._violations.clear()
             self._refusals.clear()
+            self._ended.clear()
             if not keep_errors:
                 self._errors.clear()
             for sid, state in list(self._sessions.items()):

@@ -20,7 +20,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import ConfigurationError, ServerThreadError, StartError
@@ -40,7 +40,7 @@ from .protocol import (
     State,
     Violation,
 )
-from .records import Ending, Message, Record, Recorder, Refusal, ServerError, Session, Transcript
+from .records import Ending, Message, Observer, Record, Recorder, Refusal, ServerError, Session, Transcript
 from .rules import Matcher, Rule, RuleBook
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class SMTPServer:
         self.options = opts
         #: Set by the pytest plugin; None outside pytest.
         self.hooks: ServerHooks | None = None
-        self._recorder = Recorder()
+        self._recorder = Recorder(keep=opts.keep)
         self._rules = RuleBook()
         self._config: ProtocolConfig = opts.protocol_config
         self._ssl_context: ssl.SSLContext | None = None
@@ -222,7 +222,7 @@ class SMTPServer:
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((host, port))
-            listener.listen(128)
+            listener.listen(listen_backlog())
             listener.setblocking(False)
         except OSError as exc:
             listener.close()
@@ -363,6 +363,29 @@ class SMTPServer:
     def errors(self) -> list[ServerError]:
         """Exceptions raised in the server thread (each was answered 451 4.3.0)."""
         return self._recorder.errors
+
+    def subscribe(self, observer: Observer, kinds: Iterable[type] | None = None) -> Callable[[], None]:
+        """Call ``observer`` with each record from now on; returns the function that unsubscribes it.
+
+        A record is a :class:`~pytest_smtpd.records.TranscriptLine` (each command,
+        client line, line of a reply, and a message's content), an accepted
+        :class:`Message` (handed over before its 2xx reply), a
+        :class:`~pytest_smtpd.protocol.Violation`, a
+        :class:`~pytest_smtpd.records.ServerError`, a :class:`Session` that
+        ended, or a :class:`~pytest_smtpd.records.Refusal`. The observer runs on the server thread, in the order of
+        recording, so it must be quick (hand the record to another thread to do
+        real work); an exception it raises is kept in :attr:`errors`.
+        ``kinds`` narrows it to some of these classes (``kinds=(Message,)``):
+        records nobody asked for cost the server nothing.
+        """
+        return self._recorder.subscribe(observer, kinds)
+
+    def session(self, session_id: int) -> Session:
+        """The :class:`Session` with this id, as it stands now.
+
+        Raises ``LookupError`` when it is not kept (cleared, or dropped under ``keep``).
+        """
+        return self._recorder.session(session_id)
 
     @property
     def refusals(self) -> list[Refusal]:
@@ -1108,6 +1131,24 @@ class SMTPServer:
 
 
 _DEFAULT_OPTIONS: list[Options] = []
+_BACKLOG: list[int] = []
+
+
+def listen_backlog() -> int:
+    """The listen(2) backlog for every server: the system's maximum.
+
+    A burst of connections beyond the backlog has its handshakes dropped, and
+    each client retries after about a second. Linux caps the backlog at
+    ``net.core.somaxconn``, which may be above Python's ``socket.SOMAXCONN``.
+    """
+    if not _BACKLOG:
+        try:
+            with open("/proc/sys/net/core/somaxconn", encoding="ascii") as file:
+                backlog = int(file.read().strip())
+        except (OSError, ValueError):
+            backlog = socket.SOMAXCONN
+        _BACKLOG.append(max(backlog, socket.SOMAXCONN))
+    return _BACKLOG[0]
 
 
 def _default_options() -> Options:

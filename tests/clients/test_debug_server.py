@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import os
 import queue
 import signal
 import smtplib
@@ -12,14 +14,16 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from email.message import EmailMessage
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from pytest_smtpd import cli
+from pytest_smtpd import Message, cli
 
 WAIT = 10.0
 #: Start-up includes making the test CA with --starttls: slow on a loaded machine.
@@ -39,6 +43,7 @@ class DebugServer:
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stderr: list[str] = []
+        self._stderr_lines: queue.Queue[str] = queue.Queue()
         assert self.proc.stdout is not None
         assert self.proc.stderr is not None
         self._readers = [
@@ -49,7 +54,8 @@ class DebugServer:
         for reader in self._readers:
             reader.start()
         try:
-            first = self.next_line(STARTUP_WAIT)
+            # With --json the banner is on stderr: stdout carries only JSON lines.
+            first = self._banner() if "--json" in args else self.next_line(STARTUP_WAIT)
             prefix = "pytest-smtpd listening on "
             assert first.startswith(prefix), first
         except BaseException:
@@ -64,7 +70,15 @@ class DebugServer:
         self._lines.put(None)
 
     def _read_stderr(self, stream: io.TextIOBase) -> None:
-        self._stderr.extend(stream)
+        for line in stream:
+            self._stderr.append(line)
+            self._stderr_lines.put(line.rstrip("\n"))
+
+    def _banner(self) -> str:
+        try:
+            return self._stderr_lines.get(timeout=STARTUP_WAIT)
+        except queue.Empty:
+            raise AssertionError(f"no banner on stderr within {STARTUP_WAIT}s") from None
 
     def next_line(self, wait: float = WAIT) -> str:
         try:
@@ -265,3 +279,184 @@ def test_save_directory_that_cannot_be_made(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "file").write_text("not a directory")
     assert cli.main(["--port", "0", "--save", str(tmp_path / "file" / "mail")]) == 2
     assert "cannot create --save directory" in capsys.readouterr().err
+
+
+# A sink left running: --json, --keep, every line and every file through an interrupt ---------------
+
+
+def test_json_prints_one_object_per_message_and_nothing_else(
+    run_debug_server: type[DebugServer], tmp_path: Path
+) -> None:
+    server = run_debug_server("--json", "--save", str(tmp_path))
+    with smtplib.SMTP(*server.address, timeout=WAIT) as client:
+        client.send_message(welcome(), to_addrs=["alice@example.com", "bob@example.com"])
+        client.sendmail("app@example.com", ["carol@example.com"], b"X-Note: no subject\r\n\r\nhi\r\n")
+    first, second = json.loads(server.next_line()), json.loads(server.next_line())
+    assert server.stop() == 0
+    assert set(first) == {"number", "received_at", "sender", "recipients", "subject", "size", "path"}
+    assert first["number"] == 1
+    assert first["sender"] == "app@example.com"
+    assert first["recipients"] == ["alice@example.com", "bob@example.com"]
+    assert first["subject"] == "Welcome aboard"
+    saved = Path(first["path"])
+    assert saved.parent == tmp_path
+    assert first["size"] == len(saved.read_bytes())
+    received = datetime.fromisoformat(first["received_at"])
+    assert received.utcoffset() is not None
+    assert abs(received.timestamp() - time.time()) < 3600
+    assert (second["number"], second["subject"]) == (2, None)
+    # stdout carries only the JSON lines; the banner and the closing line are on stderr.
+    assert [json.loads(line)["number"] for line in server.output] == [1, 2]
+    assert server.stderr.startswith("pytest-smtpd listening on ")
+    assert "pytest-smtpd stopped (2 messages accepted)" in server.stderr
+
+
+def test_json_path_is_null_without_save(run_debug_server: type[DebugServer]) -> None:
+    server = run_debug_server("--json", "-v")
+    with smtplib.SMTP(*server.address, timeout=WAIT) as client:
+        client.send_message(welcome())
+    record = json.loads(server.next_line())
+    assert server.stop() == 0
+    assert record["path"] is None
+    # -v goes to stderr too.
+    assert "C: Subject: Welcome aboard" in server.stderr
+    assert len(server.output) == 1
+
+
+def test_every_message_of_a_burst_gets_its_line_and_file_despite_ctrl_c(
+    run_debug_server: type[DebugServer], tmp_path: Path
+) -> None:
+    server = run_debug_server("--save", str(tmp_path), "--keep", "5")
+    body = b"x" * 100_000
+    with smtplib.SMTP(*server.address, timeout=WAIT) as client:
+        for n in range(1, 31):
+            client.sendmail("app@example.com", ["sink@example.com"], b"Subject: %d\r\n\r\n%s\r\n" % (n, body))
+    # Ctrl-C the moment the last message is accepted: its line may not be printed yet.
+    assert server.stop() == 0
+    lines = [line for line in server.output if " from <app@example.com>" in line]
+    assert [line.split(" #", 1)[1].split(" ")[0] for line in lines] == [str(n) for n in range(1, 31)]
+    assert [f"subject '{n}'" in line for n, line in enumerate(lines, 1)] == [True] * 30
+    assert server.output[-1] == "pytest-smtpd stopped (30 messages accepted)"
+    files = sorted(tmp_path.iterdir(), key=lambda p: int(p.name.split("-")[0]))
+    # Only whole .eml files: no temporary left, each exactly what was sent.
+    assert [p.name.split("-")[0] + p.suffix for p in files] == [f"{n}.eml" for n in range(1, 31)]
+    for n, path in enumerate(files, 1):
+        assert path.read_bytes() == b"Subject: %d\r\n\r\n%s\r\n" % (n, body)
+
+
+def test_ctrl_c_is_prompt_with_an_idle_client(run_debug_server: type[DebugServer]) -> None:
+    server = run_debug_server()
+    with socket.create_connection(server.address, timeout=WAIT) as idle:
+        assert idle.recv(1024).startswith(b"220 ")
+        server.proc.send_signal(signal.SIGINT)
+        # A generous bound: it is milliseconds, but the machine may be loaded.
+        assert server.proc.wait(timeout=WAIT) == 0
+        assert idle.recv(1024).startswith(b"421 ")
+
+
+def test_keep_must_be_a_count(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--keep", "-1"])
+    assert info.value.code == 2
+    assert "expected a number of messages" in capsys.readouterr().err
+
+
+def sent(data: bytes) -> Message:
+    return Message("app@example.com", ("alice@example.com",), data, received_at=time.time())
+
+
+def test_records_queued_behind_the_stop_are_still_shown(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = cli._Console(out, out, out, False, tmp_path)
+    records: queue.SimpleQueue[object] = queue.SimpleQueue()
+    for item in (sent(b"Subject: 1\r\n\r\n"), cli._STOP, sent(b"Subject: 2\r\n\r\n")):
+        records.put(item)
+    cli._serve(records, console)
+    assert "subject '1'" in out.getvalue()
+    assert "subject '2'" not in out.getvalue()
+    cli._drain(records, console)
+    assert "#2 " in out.getvalue()
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["1", "2"]
+
+
+def test_a_message_that_cannot_be_saved_still_gets_its_line(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    console = cli._Console(out, out, err, False, tmp_path / "gone")
+    console.show(sent(b"Subject: kept\r\n\r\n"))
+    console.flush()
+    assert "#1 from <app@example.com>" in out.getvalue()
+    assert " -> " not in out.getvalue()
+    assert "cannot save message #1" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "subject"),
+    [
+        (b"Subject: plain\r\n\r\nbody", "plain"),
+        (b"From: a@b\r\nSUBJECT:  folded\r\n  twice\r\nTo: c@d\r\n\r\n", "folded  twice"),
+        (b"Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\n", "caf\u00e9"),
+        (b"Subject: bare\n\nbody", "bare"),
+        (b"From: a@b\r\n\r\nSubject: in the body\r\n", None),
+        (b"\r\nSubject: after an empty header section\r\n", None),
+        (b"Subject: no end of headers", "no end of headers"),
+        (b"", None),
+        ("Subject: caf\u00e9 raw\r\n\r\n".encode(), "caf\u00e9 raw"),
+    ],
+)
+def test_the_subject_comes_from_the_header_section_alone(data: bytes, subject: str | None) -> None:
+    assert cli.subject_of(data) == subject
+    if subject is not None:
+        assert Message("a@b", ("c@d",), data).subject == subject
+
+
+class _Banner(io.StringIO):
+    """Output that says when the banner (with the port) was written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = threading.Event()
+
+    def write(self, text: str) -> int:
+        count = super().write(text)
+        if "listening on" in self.getvalue():
+            self.written.set()
+        return count
+
+
+def test_a_message_recorded_after_the_stop_is_still_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = cli._observer
+
+    def overtaking(server: object, records: queue.SimpleQueue[object], verbose: bool) -> object:
+        observe = real(server, records, verbose)  # type: ignore[arg-type]
+
+        def observer(record: object) -> None:
+            if isinstance(record, Message):
+                records.put(cli._STOP)  # as if Ctrl-C came just before this message was recorded
+            observe(record)  # type: ignore[arg-type]
+
+        return observer
+
+    monkeypatch.setattr(cli, "_observer", overtaking)
+    out = _Banner()
+    errors: list[BaseException] = []
+
+    def client() -> None:
+        try:
+            assert out.written.wait(WAIT)
+            port = int(out.getvalue().split("\n")[0].rsplit(":", 1)[1])
+            with smtplib.SMTP("127.0.0.1", port, timeout=WAIT) as smtp:
+                smtp.sendmail("app@example.com", ["alice@example.com"], b"Subject: last\r\n\r\nhi\r\n")
+                smtp.close()
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+            os.kill(os.getpid(), signal.SIGINT)  # never leave main() waiting
+
+    sender = threading.Thread(target=client)
+    sender.start()
+    try:
+        assert cli.main(["--port", "0"], out=out) == 0
+    finally:
+        sender.join(WAIT)
+    assert errors == []
+    assert "#1 from <app@example.com> to <alice@example.com> subject 'last'" in out.getvalue()
+    assert out.getvalue().endswith("pytest-smtpd stopped (1 message accepted)\n")
