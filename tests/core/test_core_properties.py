@@ -110,7 +110,7 @@ def test_an_overlong_line_records_the_same_violations_however_it_arrives() -> No
     kinds = []
     for cuts in ([], [512]):
         driver = Driver()
-        assert driver.feed(*split_at(whole, cuts), b"") == b"500 Line too long\r\n"
+        assert driver.feed(*split_at(whole, cuts), b"") == b"500 5.5.6 Line too long\r\n"
         kinds.append(driver.kinds)
     assert kinds == [["line-too-long"], ["line-too-long"]]
 
