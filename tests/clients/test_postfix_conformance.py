@@ -115,6 +115,7 @@ CONVERSATIONS: dict[str, list[Step]] = {
     "body-values": [E, mail(b"BODY=8BITMIME"), RSET, mail(b"BODY=7BIT"), RSET, mail(b"BODY=FOO")],
     "unknown-parameter": [E, mail(b"XFOO=1"), M],
     "rcpt-parameter-on-mail": [E, mail(b"NOTIFY=NEVER")],
+    "parameters-after-helo": [H, mail(b"SIZE=1000"), R],
     # RFC 3461: DSN parameters.
     "ret-and-envid": [E, mail(b"RET=FULL ENVID=abc+2Bdef"), RSET, mail(b"RET=HDRS"), RSET, mail(b"RET=NONE")],
     "ret-twice": [E, mail(b"RET=FULL RET=HDRS"), M],
@@ -246,6 +247,11 @@ ALLOWED: dict[tuple[str, int], str] = {
         "only CRLF.CRLF ends DATA (RFC 5321 §4.1.1.4, §2.3.8); Postfix with smtpd_forbid_bare_newline = yes "
         "(normalize) ended the content at LF.LF and read the rest as commands"
     ),
+    ("parameters-after-helo", 1): (
+        "extensions are in force only once EHLO advertised them (RFC 5321 §2.2.1): after HELO, SIZE= is an "
+        "unknown parameter (555); Postfix takes it"
+    ),
+    ("parameters-after-helo", 2): _FOLLOWS,
     ("bdat-after-helo", 3): (
         "extensions are in force only once EHLO advertised them (RFC 5321 §2.2.1): after HELO, BDAT gets 502 "
         "once its chunk is discarded; Postfix takes it"
