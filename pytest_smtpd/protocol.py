@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_EXTENSIONS",
     "ERROR_LIMIT",
     "KNOWN_EXTENSIONS",
+    "LINE_EXTENSIONS",
     "TEXT_LINE_LIMIT",
     "AuthResponse",
     "Command",
@@ -55,8 +56,37 @@ __all__ = [
     "Violation",
 ]
 
-#: RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
+#: RFC 5321 §4.5.3.1.4: "The maximum total length of a command line including
+#: the command word and the <CRLF> is 512 octets. SMTP extensions may be used to
+#: increase this limit." See :data:`LINE_EXTENSIONS`.
 COMMAND_LINE_LIMIT: Final = 512
+#: The octets that each extension in force adds to the limit of a verb's command
+#: line, beyond :data:`COMMAND_LINE_LIMIT`. The reader takes in a line up to the
+#: largest of these limits in force (it cannot know the verb before the line
+#: ends); a line over its own verb's limit is then refused with ``500 5.5.6``.
+LINE_EXTENSIONS: Final[Mapping[str, tuple[tuple[str, int], ...]]] = {
+    "MAIL": (
+        # RFC 1870 §3: "the maximum length of a MAIL FROM command line is
+        # increased by 26 characters by the possible addition of the SIZE
+        # keyword and value".
+        ("SIZE", 26),
+        # The longest BODY parameter accepted (RFC 6152, RFC 3030 §3).
+        ("8BITMIME", len(" BODY=BINARYMIME")),
+        # RFC 6531 §3.1: the SMTPUTF8 parameter adds 10 octets to MAIL.
+        ("SMTPUTF8", 10),
+        # RFC 3461 §4.3, §4.4: RET=FULL|HDRS and an ENVID of up to 100 characters.
+        ("DSN", len(" RET=HDRS") + len(" ENVID=") + 100),
+        # RFC 4954 §5: the AUTH parameter "extends the maximum line length of
+        # the MAIL FROM command by 500 characters".
+        ("AUTH", 500),
+    ),
+    "RCPT": (
+        # RFC 3461 §4.1, §4.2: the longest NOTIFY list, and an ORCPT of up to
+        # 500 characters; §5.1(b): a server MUST NOT refuse a RCPT for valid
+        # NOTIFY or ORCPT parameters.
+        ("DSN", len(" NOTIFY=SUCCESS,FAILURE,DELAY") + len(" ORCPT=") + 500),
+    ),
+}
 #: RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets, CRLF included.
 TEXT_LINE_LIMIT: Final = 1000
 #: RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, CRLF included.
@@ -69,7 +99,7 @@ ERROR_LIMIT: Final = 20
 #: The codes counted towards :data:`ERROR_LIMIT` when the core proposed them and
 #: they were sent unchanged. Scripted replies, limits (452, 552), policy (530,
 #: 535, 538) and the server's own trouble (451) never count.
-CLIENT_ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504, 553, 554, 555})
+CLIENT_ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504, 550, 553, 554, 555})
 
 #: RFC 4954 §4: an AUTH response line may be up to 12288 octets.
 AUTH_LINE_LIMIT: Final = 12288
@@ -269,7 +299,8 @@ class Violation:
     """A client protocol violation, e.g. a bare LF in the message content.
 
     ``kind`` is one of ``bare-lf``, ``bare-cr``, ``line-too-long``, ``8bit-data``,
-    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``.
+    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``,
+    ``bdat-size`` (a BDAT whose chunk size cannot be read: the connection is closed).
     """
 
     kind: str
@@ -329,6 +360,11 @@ _LOCAL = re.compile(rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:{_QTEXT}|\\[\x20-\x7e])*
 _DOMAIN = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])")
 _PARAM = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:=([^\x00-\x20=\x7f]+))?")
 _XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
+# RFC 6533 §3: with SMTPUTF8, an ORCPT of type utf-8 may hold UTF-8 as it is.
+_UTF8_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2}|[^\x00-\x7f])*")
+# RFC 3461 §4.2: addr-type is an RFC 822 atom: CHARs but specials, SPACE and CTLs.
+_ADDR_TYPE = re.compile(r"[!#-'*+\-/-9=?A-Z^-~]+")
+_NOTIFY: Final = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
 
 _MAIL_PARAMS: Final = {
     "SIZE": "SIZE",
@@ -411,7 +447,16 @@ class Connection:
         self._auth: AuthExchange | None = None  # an exchange waiting for the client's line
         self._auth_candidate: AuthExchange | None = None  # the AUTH command being answered
         self._auth_outcome: AuthResult | None = None
-        self._enhanced = False
+        # RFC 2034 §4: a server that supports the extension prefaces "almost all
+        # response lines" with an enhanced code, "regardless of whether or not
+        # EHLO is employed"; the exceptions are the greeting and the replies to
+        # HELO and EHLO (see _helo).
+        self._enhanced = "ENHANCEDSTATUSCODES" in self.config.extensions
+        # The longest command line the reader takes in: see LINE_EXTENSIONS.
+        self._read_limit = COMMAND_LINE_LIMIT
+        # The framing of the input is lost (a BDAT without a readable size):
+        # whatever the reply, the session ends once it is sent.
+        self._close_after_reply = False
 
     # ------------------------------------------------------------------ input
 
@@ -486,7 +531,7 @@ class Connection:
         self.auth_user = None
         self.auth_mechanism = None
         self._auth = None
-        self._enhanced = False
+        self._read_limit = COMMAND_LINE_LIMIT
         self._abort_transaction()
         if self._greeted and self.state is not State.CLOSED:
             self.state = State.INITIAL
@@ -528,7 +573,8 @@ class Connection:
             self._abort_transaction()
             if self.state is not State.CLOSED:
                 self.state = State.READY
-        if reply.code == 421:
+        if reply.code == 421 or self._close_after_reply:
+            self._close_after_reply = False
             self._abort_transaction()
             self.state = State.CLOSED
         return reply.to_bytes()
@@ -548,8 +594,14 @@ class Connection:
     # ----------------------------------------------------------- internals
 
     def _r(self, code: int, enhanced: str, text: str) -> Reply:
-        """A default reply; RFC 2034: the enhanced code only once EHLO was used."""
+        """A default reply, with its enhanced code when ENHANCEDSTATUSCODES is configured (RFC 2034 §4)."""
         return _reply(code, f"{enhanced} {text}" if self._enhanced else text)
+
+    def _r_for(self, verb: str, code: int, enhanced: str, text: str) -> Reply:
+        """A default reply to ``verb``: RFC 2034 §4, none to HELO or EHLO has an enhanced code."""
+        if verb in ("HELO", "EHLO"):
+            return _reply(code, text)
+        return self._r(code, enhanced, text)
 
     def _emit(self, event: Event, default: Reply) -> Event:
         if default.code in CLIENT_ERROR_CODES and self._errors + 1 >= ERROR_LIMIT:
@@ -594,10 +646,10 @@ class Connection:
     def _parse_line(self) -> Event | None:
         buf = self._buffer
         end = buf.find(b"\n")
-        limit = AUTH_LINE_LIMIT if self._auth is not None else COMMAND_LINE_LIMIT
+        limit = AUTH_LINE_LIMIT if self._auth is not None else self._read_limit
         if end < 0:
             if len(buf) >= limit:
-                self._violation("line-too-long", f"command line over {COMMAND_LINE_LIMIT} octets")
+                self._violation("line-too-long", f"command line over {limit} octets")
                 buf.clear()
                 self._mode = _Mode.OVERLONG
                 return self._parse()
@@ -622,6 +674,10 @@ class Connection:
         text = raw.decode("utf-8", "replace")
         verb, _, argument = text.partition(" ")
         argument = argument.strip(" ")
+        if len(raw) + 2 > COMMAND_LINE_LIMIT and len(raw) + 2 > self._verb_limit(verb.upper()):
+            # Within the reader's limit, over this verb's own (LINE_EXTENSIONS).
+            self._violation("line-too-long", f"command line of {len(raw) + 2} octets")
+            return self._emit(Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self._r(500, "5.5.6", "Line too long"))
         if not _VERB.fullmatch(verb):
             cmd = Command(verb.upper(), argument, line=raw)
             if b"\0" in raw or b"\r" in raw:
@@ -630,7 +686,8 @@ class Connection:
         verb = verb.upper()
         if b"\0" in raw or b"\r" in raw:
             self._violation("bad-octet", "NUL or bare CR in a command line")
-            return self._emit(Command(verb, argument, line=raw), self._r(501, "5.5.2", "Syntax error: bad octet"))
+            bad = self._r_for(verb, 501, "5.5.2", "Syntax error: bad octet")
+            return self._emit(Command(verb, argument, line=raw), bad)
         handler = _HANDLERS.get(verb)
         if handler is None:
             return self._emit(Command(verb, argument, line=raw), self._r(500, "5.5.2", "Error: command not recognized"))
@@ -638,20 +695,47 @@ class Connection:
         if verb == "AUTH":
             # Refused or not, an AUTH line's initial response is a secret.
             cmd = _masked_auth(verb, argument, raw)
+        if verb == "BDAT" and _chunk_header(argument)[0] is None:
+            return self._unframed_bdat(cmd)
         if self._no_service and verb != "QUIT":
-            refusal = self._r(503, "5.5.1", "Error: no SMTP service here")
+            refusal = self._r_for(verb, 503, "5.5.1", "Error: no SMTP service here")
         elif self.state not in ALLOWED[verb]:
             refusal = self._out_of_sequence(cmd)
         elif verb == "BDAT" and "CHUNKING" not in self._advertised():
             refusal = self._r(502, "5.5.1", "Error: BDAT not offered")
         else:
             return handler(self, verb, argument, raw)
-        if verb == "BDAT" and self._start_chunk(cmd, refuse=True):
-            # The chunk is read anyway to stay in step with the client; the
-            # refusal is the reply to the whole BDAT, after its chunk.
-            self._chunk_refusal = refusal
-            return self._parse()
+        if verb == "BDAT":
+            # RFC 3030 §2: "If a failure occurs after a BDAT command is received,
+            # the receiver-SMTP MUST accept and discard the associated message
+            # data before sending the appropriate 5XX or 4XX code." The refusal
+            # is the reply to the whole BDAT, after its chunk.
+            return self._start_chunk(cmd, refusal)
         return self._emit(cmd, refusal)
+
+    def _verb_limit(self, verb: str) -> int:
+        """The longest command line ``verb`` may have with the extensions in force."""
+        extra = LINE_EXTENSIONS.get(verb)
+        if not extra:
+            return COMMAND_LINE_LIMIT
+        advertised = self._advertised()
+        return COMMAND_LINE_LIMIT + sum(octets for name, octets in extra if name in advertised)
+
+    def _unframed_bdat(self, cmd: Command) -> Event:
+        """A BDAT whose chunk size cannot be read: the end of its chunk is unknowable.
+
+        RFC 3030 §2 has the receiver discard a refused chunk, which needs its
+        size; without one, whatever follows could be chunk data, and no byte of
+        a chunk may ever be taken as a command (the injection SMTP smuggling
+        is made of). So: 501 and close. RFC 5321 §3.8 allows a server to close
+        outside "normal operational circumstances (see Section 7.8)", and §7.8
+        names closing after 5yz replies as a server's defence; 501 is the
+        reply §4.2.3 gives for bad arguments (521, RFC 7504, is for a host that
+        accepts no mail at all, and 421 would invite the same command again).
+        """
+        self._violation("bdat-size", f"BDAT without a chunk size: {cmd.argument[:64]!r}")
+        self._close_after_reply = True
+        return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BDAT <size> [LAST]; no chunk size, closing connection"))
 
     def _out_of_sequence(self, cmd: Command) -> Reply:
         verb = cmd.verb
@@ -683,7 +767,7 @@ class Connection:
         cmd = Command(verb, argument, line=raw)
         domain = argument.split(" ", 1)[0]
         if not domain:
-            return self._emit(cmd, self._r(501, "5.5.4", f"Syntax: {verb} hostname"))
+            return self._emit(cmd, self._r_for(verb, 501, "5.5.4", f"Syntax: {verb} hostname"))
         if verb == "HELO":
             return self._emit(cmd, _reply(250, self.config.hostname))
         lines = [self.config.hostname]
@@ -739,7 +823,7 @@ class Connection:
         rest = argument[len(keyword) :].lstrip(" ")
         if not rest.startswith("<"):
             return None, "", f"Syntax: {verb} {keyword}<address>"
-        close = rest.find(">")
+        close = _path_end(rest)
         if close < 0:
             return None, "", f"Syntax: {verb} {keyword}<address>"
         path, params = rest[1:close], rest[close + 1 :]
@@ -779,6 +863,11 @@ class Connection:
             if extension is None or extension not in self._advertised():
                 # The name is cut so that the reply line stays within RFC 5321 §4.5.3.1.5.
                 return params, self._r(555, "5.5.4", f"Unsupported parameter {key[:64]}")
+            if key in params:
+                # RFC 3461 §4.5, §5.1(a): a second RET or ENVID MUST get 501, a
+                # repeated NOTIFY or ORCPT SHOULD. No extension here defines a
+                # parameter that may repeat, so every repeat gets 501.
+                return params, self._r(501, "5.5.4", f"Duplicate parameter {key}")
             params[key] = value
         return params, None
 
@@ -905,8 +994,10 @@ class Connection:
         if "ENVID" in params and not _XTEXT.fullmatch(params["ENVID"] or "-"):
             return self._emit(cmd, self._r(501, "5.5.4", "Syntax: ENVID=xtext"))
         if not address.isascii() and "SMTPUTF8" not in params:
+            # RFC 6531 §3.5: a non-ASCII reverse-path without SMTPUTF8 is
+            # refused with 550 at MAIL (553 at RCPT), enhanced code X.6.7.
             self._violation("non-ascii-address", f"MAIL FROM:<{address}> without SMTPUTF8")
-            return self._emit(cmd, self._r(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
+            return self._emit(cmd, self._r(550, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
         if not address.isascii() and not _is_utf8(raw):
             return self._emit(cmd, self._not_utf8("MAIL", "5.1.7"))
         return self._emit(cmd, self._r(250, "2.1.0", "OK"))
@@ -918,16 +1009,13 @@ class Connection:
             return self._emit(cmd, bad)
         address, params = cmd.address, cmd.params
         assert address is not None
-        notify = params.get("NOTIFY")
         if "NOTIFY" in params:
-            values = {v.upper() for v in (notify or "").split(",")}
-            if (
-                not values
-                or not values <= {"NEVER", "SUCCESS", "FAILURE", "DELAY"}
-                or ("NEVER" in values and len(values) > 1)
-            ):
+            # RFC 3461 §4.1: notify-esmtp-value = "NEVER" / 1#notify-list-element;
+            # an RFC 822 "#" list, where null elements are allowed (RFC 822 §2.7).
+            values = {v.upper() for v in (params["NOTIFY"] or "").split(",") if v}
+            if not values or not values <= _NOTIFY or ("NEVER" in values and len(values) > 1):
                 return self._emit(cmd, self._r(501, "5.5.4", "Syntax: NOTIFY=NEVER|SUCCESS,FAILURE,DELAY"))
-        if "ORCPT" in params and ";" not in (params["ORCPT"] or ""):
+        if "ORCPT" in params and not self._valid_orcpt(params["ORCPT"] or ""):
             return self._emit(cmd, self._r(501, "5.5.4", "Syntax: ORCPT=addr-type;xtext"))
         if not address.isascii() and not self._txn.smtputf8:
             self._violation("non-ascii-address", f"RCPT TO:<{address}> without SMTPUTF8")
@@ -937,6 +1025,15 @@ class Connection:
         if len(self._txn.recipients) >= self.config.max_recipients:
             return self._emit(cmd, self._r(452, "4.5.3", "Too many recipients"))
         return self._emit(cmd, self._r(250, "2.1.5", "OK"))
+
+    def _valid_orcpt(self, value: str) -> bool:
+        """RFC 3461 §4.2: ``original-recipient-address = addr-type ";" xtext``."""
+        addr_type, semicolon, address = value.partition(";")
+        if not semicolon or not _ADDR_TYPE.fullmatch(addr_type):
+            return False
+        if self._txn is not None and self._txn.smtputf8 and addr_type.lower() == "utf-8":
+            return _UTF8_XTEXT.fullmatch(address) is not None
+        return _XTEXT.fullmatch(address) is not None
 
     def _not_utf8(self, verb: str, enhanced: str) -> Reply:
         # RFC 6531 §3.3: with SMTPUTF8 an address is UTF-8; other octets are a syntax error.
@@ -954,24 +1051,24 @@ class Connection:
         return self._emit(cmd, _GO_AHEAD)
 
     def _bdat(self, verb: str, argument: str, raw: bytes) -> Event | None:
-        cmd = Command(verb, argument, line=raw)
-        if not self._start_chunk(cmd, refuse=False):
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BDAT <size> [LAST]"))
-        return self._parse()
+        return self._start_chunk(Command(verb, argument, line=raw), None)
 
-    def _start_chunk(self, cmd: Command, refuse: bool) -> bool:
-        parts = cmd.argument.split()
-        if not parts or not (parts[0].isascii() and parts[0].isdigit()) or len(parts) > 2:
-            return False
-        if len(parts) == 2 and parts[1].upper() != "LAST":
-            return False
+    def _start_chunk(self, cmd: Command, refusal: Reply | None) -> Event | None:
+        """Read the chunk of a BDAT whose size is known; ``refusal`` answers it after its chunk."""
+        size, last = _chunk_header(cmd.argument)
+        assert size is not None
+        if last is None and refusal is None:
+            # RFC 3030 §2: the size is known, so the chunk is read and
+            # discarded before the 501, and the session stays in step.
+            refusal = self._r(501, "5.5.4", "Syntax: BDAT <size> [LAST]")
         self._chunk_command = cmd
         self._chunk_mark = len(self._txn.chunks) if self._txn is not None else 0
-        self._chunk_left = int(parts[0])
-        self._chunk_last = len(parts) == 2
-        self._chunk_refused = refuse
+        self._chunk_left = size
+        self._chunk_last = bool(last)
+        self._chunk_refused = refusal is not None
+        self._chunk_refusal = refusal
         self._mode = _Mode.CHUNK
-        return True
+        return self._parse()
 
     def _parse_chunk(self) -> Event | None:
         take = min(self._chunk_left, len(self._buffer))
@@ -1104,9 +1201,9 @@ class Connection:
         if verb in ("HELO", "EHLO") and ok:
             self.greeting_verb = verb
             self.helo_name = cmd.main_argument
-            self._enhanced = verb == "EHLO" and "ENHANCEDSTATUSCODES" in self.config.extensions
             self._abort_transaction()
             self.state = State.READY
+            self._read_limit = max(map(self._verb_limit, LINE_EXTENSIONS))
         elif verb == "MAIL" and ok:
             params = dict(cmd.params)
             self._txn = _Transaction(
@@ -1136,13 +1233,15 @@ class Connection:
             self._overflow = False
             self._survey = _Survey()
             self.state = State.DATA
-        elif verb == "BDAT" and self._txn is not None and not self._chunk_refused:
-            if not ok:
-                # RFC 3030 §2: after a refused chunk the transaction has failed;
-                # a client must not send more chunks (and gets 503 if it does).
+        elif verb == "BDAT" and self._txn is not None:
+            if not ok and self.state in (State.RCPT, State.BDAT):
+                # RFC 3030 §2: "If a 5XX or 4XX code is received by the
+                # sender-SMTP in response to a BDAT chunk, the transaction
+                # should be considered failed": no chunk of it is kept, and
+                # more chunks get 503 until RSET.
                 del self._txn.chunks[self._chunk_mark :]
                 self._txn.failed = True
-            elif self.state is State.RCPT and not self._chunk_last:
+            elif ok and not self._chunk_refused and self.state is State.RCPT and not self._chunk_last:
                 self.state = State.BDAT
         elif verb == "RSET" and ok:
             self._abort_transaction()
@@ -1211,6 +1310,44 @@ class _Survey:
                     break
                 window += width
             self.window = window
+
+
+def _chunk_header(argument: str) -> tuple[int | None, bool | None]:
+    """RFC 3030 §2 ``bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]``: (chunk size,
+    LAST); the size is None when it cannot be read, LAST is None when the rest is bad."""
+    parts = argument.split()
+    if not parts or not (parts[0].isascii() and parts[0].isdigit()):
+        return None, None
+    if len(parts) == 1:
+        return int(parts[0]), False
+    if len(parts) == 2 and parts[1].upper() == "LAST":
+        return int(parts[0]), True
+    return int(parts[0]), None
+
+
+def _path_end(rest: str) -> int:
+    """Where the ``>`` that closes the path opened by ``rest[0]`` is, or -1.
+
+    RFC 5321 §4.1.2: a Quoted-string local part may hold ``>`` (qtextSMTP) and
+    quoted pairs, so quoted text is skipped.
+    """
+    if '"' not in rest:
+        return rest.find(">")
+    quoted = False
+    i, n = 1, len(rest)
+    while i < n:
+        char = rest[i]
+        if quoted:
+            if char == "\\":
+                i += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == ">":
+            return i
+        i += 1
+    return -1
 
 
 def _is_utf8(raw: bytes) -> bool:

@@ -112,20 +112,80 @@ def test_bdat_not_advertised_is_502_after_the_chunk() -> None:
 def test_bdat_after_helo_is_502() -> None:
     driver = Driver()
     out = driver.feed(b"HELO c\r\n", START, b"BDAT 4 LAST\r\nabcd", b"NOOP\r\n")
-    assert out == b"250 localhost\r\n250 OK\r\n250 OK\r\n502 Error: BDAT not offered\r\n250 OK\r\n"
+    assert out == b"250 localhost\r\n" + STARTED + b"502 5.5.1 Error: BDAT not offered\r\n250 2.0.0 OK\r\n"
     assert driver.messages == []
+
+
+SYNTAX = b"501 5.5.4 Syntax: BDAT <size> [LAST]\r\n"
+UNFRAMED = b"501 5.5.4 Syntax: BDAT <size> [LAST]; no chunk size, closing connection\r\n"
+#: A chunk that, read as commands, would be a whole transaction from another sender.
+INJECTED = b"RSET\r\nMAIL FROM:<mallory@evil.example>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\nforged\r\n.\r\n"
+
+
+@pytest.mark.parametrize("line", [b"BDAT 5 FINAL", b"BDAT 1 NOW", b"BDAT 1 LAST MORE", b"BDAT 0 LAST LAST"])
+def test_bdat_syntax_error_with_a_size_discards_the_chunk_then_501(line: bytes) -> None:
+    # RFC 3030 §2: "If a failure occurs after a BDAT command is received, the
+    # receiver-SMTP MUST accept and discard the associated message data before
+    # sending the appropriate 5XX or 4XX code."
+    size = int(line.split()[1])
+    driver = ehlo()
+    out = driver.feed(START, line + b"\r\n" + b"NOOP\r\n"[:size], b"NOOP\r\n")
+    assert out == STARTED + SYNTAX + b"250 2.0.0 OK\r\n"
+    assert driver.conn.state is State.RCPT
+    assert driver.messages == []
+
+
+def test_bdat_syntax_error_chunk_holding_commands_is_never_executed() -> None:
+    driver = ehlo()
+    wire = b"BDAT %d FINAL\r\n" % len(INJECTED) + INJECTED
+    out = driver.feed(START, wire, b"BDAT 1 LAST\r\nx", b"RSET\r\n", START, b"BDAT 2 LAST\r\nok")
+    # The failed transaction takes no more chunks (RFC 3030 §2) until RSET.
+    assert out == STARTED + SYNTAX + b"503 5.5.1 Error: an earlier BDAT failed; send RSET\r\n" + (
+        b"250 2.0.0 OK\r\n" + STARTED + queued(2)
+    )
+    assert [(m.sender, m.data) for m in driver.messages] == [("alice@example.com", b"ok")]
+    assert [e.verb for e in driver.events if isinstance(e, Command)].count("MAIL") == 2
 
 
 @pytest.mark.parametrize(
     "line",
-    [b"BDAT", b"BDAT x", b"BDAT -1", b"BDAT 1 NOW", b"BDAT 1 LAST MORE", "BDAT ²".encode(), "BDAT ٣".encode()],
+    [b"BDAT", b"BDAT x", b"BDAT -5", b"BDAT 1x LAST", b"BDAT +5", b"BDAT LAST", "BDAT ²".encode(), "BDAT ٣".encode()],
 )
-def test_bdat_syntax_error_is_501(line: bytes) -> None:
+def test_bdat_without_a_readable_size_is_501_and_closes(line: bytes) -> None:
+    # The end of the chunk is unknowable: nothing after this line may be read
+    # as a command (it could be chunk data), so the session ends.
     driver = ehlo()
-    assert driver.feed(START, line + b"\r\n", b"NOOP\r\n") == STARTED + b"501 5.5.4 Syntax: BDAT <size> [LAST]\r\n" + (
-        b"250 2.0.0 OK\r\n"
-    )
-    assert driver.conn.state is State.RCPT
+    out = driver.feed(START, line + b"\r\n" + INJECTED, b"QUIT\r\n")
+    assert out == STARTED + UNFRAMED
+    assert driver.conn.state is State.CLOSED
+    assert driver.messages == []
+    assert driver.kinds == ["bdat-size"]
+
+
+@pytest.mark.parametrize("before", [b"", EHLO, EHLO + MAIL, b"HELO c\r\n" + START])
+def test_bdat_without_a_size_closes_in_any_state(before: bytes) -> None:
+    answered_before = Driver().feed(before)
+    driver = Driver()
+    out = driver.feed(before + b"BDAT abc\r\n" + INJECTED)
+    assert out == answered_before + UNFRAMED
+    assert driver.conn.state is State.CLOSED
+    assert driver.messages == []
+
+
+def test_bdat_without_a_size_closes_whatever_the_reply() -> None:
+    driver = ehlo(decide=lambda e, d: Reply(250, "2.0.0 fine") if isinstance(e, Command) and e.verb == "BDAT" else d)
+    assert driver.feed(START, b"BDAT\r\n" + INJECTED) == STARTED + b"250 2.0.0 fine\r\n"
+    assert driver.conn.state is State.CLOSED
+    assert driver.messages == []
+
+
+def test_chunks_over_the_size_limit_are_discarded_then_552() -> None:
+    driver = ehlo(ProtocolConfig(size_limit=4))
+    too_big = b"552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+    out = driver.feed(START, b"BDAT 5\r\n12345", b"BDAT %d LAST\r\n" % len(INJECTED) + INJECTED, b"NOOP\r\n")
+    assert out == STARTED + too_big + too_big + b"250 2.0.0 OK\r\n"
+    assert driver.messages == []
+    assert [e.verb for e in driver.events if isinstance(e, Command)] == ["EHLO", "MAIL", "RCPT", "BDAT", "NOOP"]
 
 
 def test_bdat_over_size_limit() -> None:

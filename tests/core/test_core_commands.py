@@ -87,10 +87,12 @@ def test_full_transaction_after_ehlo() -> None:
     assert driver.conn.state is State.CLOSED
 
 
-def test_full_transaction_after_helo_has_no_enhanced_codes() -> None:
+def test_full_transaction_after_helo_has_enhanced_codes_but_on_helo() -> None:
+    # RFC 2034 §4: enhanced codes "regardless of whether or not EHLO is employed",
+    # except on the greeting and the replies to HELO and EHLO.
     out = run(b"HELO c\r\n", MAIL, RCPT, b"DATA\r\n", b"x\r\n.\r\n", b"NOOP\r\n", b"QUIT\r\n")
     assert out == (
-        b"250 localhost\r\n250 OK\r\n250 OK\r\n" + DATA_GO + b"250 OK: 3 octets queued\r\n250 OK\r\n221 Bye\r\n"
+        b"250 localhost\r\n" + MAIL_OK + RCPT_OK + DATA_GO + b"250 2.0.0 OK: 3 octets queued\r\n250 2.0.0 OK\r\n" + BYE
     )
 
 
@@ -190,13 +192,13 @@ def test_rset_with_argument_is_501() -> None:
 
 def test_rset_before_helo_keeps_initial_state() -> None:
     driver = Driver()
-    assert driver.feed(b"RSET\r\n") == b"250 OK\r\n"
+    assert driver.feed(b"RSET\r\n") == b"250 2.0.0 OK\r\n"
     assert driver.conn.state is State.INITIAL
 
 
 def test_noop_in_every_state_keeps_the_transaction() -> None:
     driver = Driver()
-    assert driver.feed(b"NOOP\r\n") == b"250 OK\r\n"
+    assert driver.feed(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
     driver.feed(EHLO)
     out = driver.feed(b"NOOP\r\n", MAIL, b"NOOP whatever\r\n", RCPT, b"NOOP\r\n")
     noop = b"250 2.0.0 OK\r\n"
@@ -214,7 +216,7 @@ def test_quit_closes_and_later_input_is_ignored() -> None:
 
 def test_quit_before_helo() -> None:
     driver = Driver()
-    assert driver.feed(b"QUIT\r\n") == b"221 Bye\r\n"
+    assert driver.feed(b"QUIT\r\n") == BYE
     assert driver.conn.state is State.CLOSED
 
 
@@ -239,8 +241,8 @@ def test_unknown_command_is_500(line: bytes) -> None:
     assert driver.conn.state is State.READY
 
 
-def test_unknown_command_before_ehlo_has_no_enhanced_code() -> None:
-    assert run(b"XYZZY\r\n") == b"500 Error: command not recognized\r\n"
+def test_unknown_command_before_ehlo_has_an_enhanced_code() -> None:
+    assert run(b"XYZZY\r\n") == b"500 5.5.2 Error: command not recognized\r\n"
 
 
 def test_verbs_are_case_insensitive() -> None:
@@ -288,14 +290,14 @@ def test_command_ended_by_bare_lf_is_answered_and_recorded() -> None:
 @pytest.mark.parametrize(
     ("before", "line", "reply"),
     [
-        (b"", MAIL, b"503 Error: send HELO/EHLO first\r\n"),
+        (b"", MAIL, b"503 5.5.1 Error: send HELO/EHLO first\r\n"),
         (EHLO, RCPT, b"503 5.5.1 Error: need MAIL command\r\n"),
         (EHLO, b"DATA\r\n", b"503 5.5.1 Error: need MAIL command\r\n"),
         (EHLO + MAIL, b"DATA\r\n", b"503 5.5.1 Error: need RCPT command\r\n"),
         (EHLO + MAIL, MAIL, b"503 5.5.1 Error: nested MAIL command\r\n"),
         (EHLO + MAIL + RCPT, MAIL, b"503 5.5.1 Error: nested MAIL command\r\n"),
-        (b"", b"DATA\r\n", b"503 Error: need MAIL command\r\n"),
-        (b"", RCPT, b"503 Error: need MAIL command\r\n"),
+        (b"", b"DATA\r\n", b"503 5.5.1 Error: need MAIL command\r\n"),
+        (b"", RCPT, b"503 5.5.1 Error: need MAIL command\r\n"),
     ],
 )
 def test_out_of_sequence_is_503(before: bytes, line: bytes, reply: bytes) -> None:
@@ -318,7 +320,7 @@ def test_data_after_only_refused_recipients_is_554() -> None:
 def test_helo_again_resets_the_transaction() -> None:
     driver = ehlo()
     out = driver.feed(MAIL, RCPT, b"HELO again.example\r\n", RCPT)
-    assert out == MAIL_OK + RCPT_OK + b"250 localhost\r\n503 Error: need MAIL command\r\n"
+    assert out == MAIL_OK + RCPT_OK + b"250 localhost\r\n503 5.5.1 Error: need MAIL command\r\n"
     assert driver.conn.helo_name == "again.example"
     assert driver.conn.greeting_verb == "HELO"
 
@@ -326,13 +328,15 @@ def test_helo_again_resets_the_transaction() -> None:
 # ------------------------------------------------------ enhanced status codes
 
 
-def test_enhanced_codes_absent_before_greeting_present_after_ehlo_absent_after_helo() -> None:
+def test_enhanced_codes_before_and_after_helo_and_ehlo_but_not_on_their_replies() -> None:
+    # RFC 2034 §4: "regardless of whether or not EHLO is employed"; the
+    # exceptions are the greeting and the replies to HELO and EHLO.
     driver = Driver()
-    assert driver.feed(b"NOOP\r\n") == b"250 OK\r\n"
-    driver.feed(EHLO)
+    assert driver.greeting == b"220 localhost ESMTP pytest-smtpd\r\n"
     assert driver.feed(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"
-    driver.feed(b"HELO client.example\r\n")
-    assert driver.feed(b"NOOP\r\n") == b"250 OK\r\n"
+    assert driver.feed(EHLO, b"NOOP\r\n") == EHLO_REPLY + b"250 2.0.0 OK\r\n"
+    out = driver.feed(b"HELO client.example\r\n", b"NOOP\r\n", b"HELO\r\n", b"EHLO\r\n")
+    assert out == b"250 localhost\r\n250 2.0.0 OK\r\n501 Syntax: HELO hostname\r\n501 Syntax: EHLO hostname\r\n"
 
 
 def test_enhanced_codes_absent_when_not_advertised() -> None:
@@ -340,9 +344,9 @@ def test_enhanced_codes_absent_when_not_advertised() -> None:
     assert run(EHLO, b"NOOP\r\n", config=config) == b"250-localhost\r\n250 PIPELINING\r\n250 OK\r\n"
 
 
-def test_failed_ehlo_does_not_switch_on_enhanced_codes() -> None:
+def test_failed_ehlo_keeps_the_session_initial() -> None:
     driver = Driver(decide=lambda e, d: Reply(550, "no") if isinstance(e, Command) and e.verb == "EHLO" else d)
-    assert driver.feed(EHLO, b"NOOP\r\n") == b"550 no\r\n250 OK\r\n"
+    assert driver.feed(EHLO, b"NOOP\r\n") == b"550 no\r\n250 2.0.0 OK\r\n"
     assert driver.conn.state is State.INITIAL
 
 
@@ -440,7 +444,7 @@ def test_refused_mail_starts_no_transaction() -> None:
 
 def test_mail_before_helo_answered_250_takes_effect() -> None:
     driver = Driver(decide=lambda e, d: Reply(250, "fine") if d.code == 503 else d)
-    assert driver.feed(MAIL, RCPT) == b"250 fine\r\n250 OK\r\n"
+    assert driver.feed(MAIL, RCPT) == b"250 fine\r\n" + RCPT_OK
     assert driver.conn.state is State.RCPT
 
 
@@ -494,7 +498,8 @@ def test_554_greeting_refuses_everything_but_quit() -> None:
     driver = Driver(greeting=Reply(554, "no service"))
     assert driver.greeting == b"554 no service\r\n"
     out = driver.feed(EHLO, b"HELO c\r\n", MAIL, b"NOOP\r\n", b"QUIT\r\n")
-    assert out == b"503 Error: no SMTP service here\r\n" * 4 + b"221 Bye\r\n"
+    # RFC 2034 §4: no enhanced code on a reply to HELO or EHLO.
+    assert out == b"503 Error: no SMTP service here\r\n" * 2 + b"503 5.5.1 Error: no SMTP service here\r\n" * 2 + BYE
     assert driver.conn.state is State.CLOSED
 
 
@@ -580,7 +585,7 @@ def test_default_reply_without_event_is_an_error() -> None:
 
 def test_timeout_shutdown_and_error_replies() -> None:
     driver = Driver()
-    assert driver.conn.timeout_reply() == Reply(421, "localhost Error: timeout exceeded")
+    assert driver.conn.timeout_reply() == Reply(421, "4.4.2 localhost Error: timeout exceeded")
     driver.feed(EHLO)
     assert driver.conn.timeout_reply() == Reply(421, "4.4.2 localhost Error: timeout exceeded")
     assert driver.conn.shutdown_reply() == Reply(421, "4.3.2 localhost Service shutting down")

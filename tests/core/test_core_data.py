@@ -178,7 +178,7 @@ def test_unknown_body_is_501(body: bytes) -> None:
 def test_body_param_after_helo_is_555() -> None:
     driver = Driver()
     driver.feed(b"HELO c\r\n")
-    assert driver.feed(b"MAIL FROM:<a@b.example> BODY=8BITMIME\r\n") == b"555 Unsupported parameter BODY\r\n"
+    assert driver.feed(b"MAIL FROM:<a@b.example> BODY=8BITMIME\r\n") == b"555 5.5.4 Unsupported parameter BODY\r\n"
 
 
 # ---------------------------------------------------------------------- SIZE

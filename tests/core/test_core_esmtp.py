@@ -10,9 +10,10 @@ from pytest_smtpd.protocol import Command, ProtocolConfig
 NON_ASCII = b"553 5.6.7 Non-ASCII address needs SMTPUTF8\r\n"
 
 
-def test_non_ascii_sender_without_smtputf8_is_553() -> None:
+def test_non_ascii_sender_without_smtputf8_is_550() -> None:
+    # RFC 6531 §3.5: 550 for MAIL (553 is the reply to RCPT), enhanced code X.6.7.
     driver = ehlo()
-    assert driver.feed("MAIL FROM:<jörg@example.com>\r\n".encode(), RCPT) == NON_ASCII + (
+    assert driver.feed("MAIL FROM:<jörg@example.com>\r\n".encode(), RCPT) == b"550" + NON_ASCII[3:] + (
         b"503 5.5.1 Error: need MAIL command\r\n"
     )
     assert driver.kinds == ["non-ascii-address", "out-of-sequence"]
@@ -149,13 +150,16 @@ def test_params_are_not_honoured_after_helo(param: bytes) -> None:
     driver = Driver()
     driver.feed(b"HELO client.example\r\n")
     name = param.split(b"=")[0]
-    assert driver.feed(b"MAIL FROM:<a@b.example> " + param + b"\r\n") == b"555 Unsupported parameter " + name + b"\r\n"
+    assert (
+        driver.feed(b"MAIL FROM:<a@b.example> " + param + b"\r\n")
+        == b"555 5.5.4 Unsupported parameter " + name + b"\r\n"
+    )
 
 
 def test_rcpt_params_are_not_honoured_after_helo() -> None:
     driver = Driver()
     driver.feed(b"HELO client.example\r\n", MAIL)
-    assert driver.feed(b"RCPT TO:<c@d.example> NOTIFY=NEVER\r\n") == b"555 Unsupported parameter NOTIFY\r\n"
+    assert driver.feed(b"RCPT TO:<c@d.example> NOTIFY=NEVER\r\n") == b"555 5.5.4 Unsupported parameter NOTIFY\r\n"
 
 
 def test_long_unknown_param_name_gets_a_valid_reply() -> None:

@@ -52,10 +52,25 @@ ADDRESS = st.builds("{}@{}.example".format, LOCAL, st.sampled_from(["x", "mail.y
 #: MAIL/RCPT argument shapes: (kind, address) -> wire argument.
 PATH_KINDS = st.sampled_from(["valid", "valid", "valid", "null", "bare", "nested", "long-local", "unknown-param"])
 GARBAGE = st.sampled_from([b"XYZZY", b"HELLO there", b"", b"\x00\x01", b"%%%", b"MAIL", b"\xff\xfe RCPT"])
+#: Lines that are commands when read as commands: message content and chunks
+#: hold them, and none may ever be taken as one.
+COMMAND_LIKE = st.sampled_from(
+    [b"RSET", b"MAIL FROM:<mallory@evil.example>", b"RCPT TO:<x@y.example>", b"DATA", b"QUIT", b"BDAT 3 LAST", b"NOOP"]
+)
 LINE = st.one_of(
     st.binary(max_size=30).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")),
     st.sampled_from([b"", b".", b"..", b".x", b"Subject: hi", b"\xe2\x82\xac"]),
+    COMMAND_LIKE,
 )
+#: A chunk: any octets, or command lines (a whole injected transaction among them).
+CHUNK = st.one_of(
+    st.binary(max_size=20),
+    st.lists(COMMAND_LIKE, min_size=1, max_size=6).map(lambda lines: b"".join(line + b"\r\n" for line in lines)),
+)
+#: BDAT headers that are wrong but give the chunk size: the chunk is read and discarded.
+SIZED_BAD_BDAT = st.sampled_from([b"BDAT %d FINAL", b"BDAT %d LAST MORE", b"BDAT %d NOW"])
+#: BDAT headers without a readable size: the end of the chunk is unknowable.
+UNSIZED_BDAT = st.sampled_from([b"BDAT", b"BDAT abc", b"BDAT -%d", b"BDAT %dx LAST", b"BDAT +%d", b"BDAT LAST"])
 
 
 @dataclass
@@ -252,7 +267,7 @@ class CoreModel(RuleBasedStateMachine):
         reply = self.exchange(stuff(lines) + b".\r\n", 250, final)
         self.deliver(session, txn, reply, content)
 
-    @rule(chunk=st.binary(max_size=20), last=st.booleans(), choice=CHOICE)
+    @rule(chunk=CHUNK, last=st.booleans(), choice=CHOICE)
     def bdat(self, chunk: bytes, last: bool, choice: str) -> None:
         if self.state not in (State.RCPT, State.BDAT):
             code: int | None = self.sequence_refusal()
@@ -276,6 +291,33 @@ class CoreModel(RuleBasedStateMachine):
             self.state = State.BDAT
         elif self.driver is session:
             txn.failed = True  # RFC 3030 §2: no chunk may follow a refused one
+
+    def chunk_refusal(self) -> int:
+        """The core's reply to a BDAT after its chunk when it cannot take the chunk."""
+        if self.state not in (State.RCPT, State.BDAT):
+            return self.sequence_refusal()
+        return 502 if self.greeting != "EHLO" else 501
+
+    @rule(header=SIZED_BAD_BDAT, chunk=CHUNK, choice=CHOICE)
+    def bdat_bad_header(self, header: bytes, chunk: bytes, choice: str) -> None:
+        """RFC 3030 §2: the chunk of a refused BDAT is read and discarded, never
+        executed (``exchange`` checks that exactly one event was answered)."""
+        header = header.replace(b"%d", b"%d" % len(chunk))
+        session, txn = self.driver, self.txn
+        in_transaction = self.state in (State.RCPT, State.BDAT)
+        reply = self.exchange(header + b"\r\n" + chunk, self.chunk_refusal(), choice)
+        if self.driver is session and txn is not None and in_transaction and not 200 <= reply.code < 300:
+            txn.failed = True  # a refused chunk fails the transaction
+
+    @rule(header=UNSIZED_BDAT, chunk=CHUNK, choice=CHOICE)
+    def bdat_without_size(self, header: bytes, chunk: bytes, choice: str) -> None:
+        """No readable size: 501 and the session ends, whatever the reply, so no
+        byte after the header is ever read as a command."""
+        header = header.replace(b"%d", b"%d" % max(len(chunk), 1))
+        session = self.driver
+        self.exchange(header + b"\r\n" + chunk, 501, choice)
+        if self.driver is session:
+            self.close()
 
     @rule(choice=CHOICE)
     def rset(self, choice: str) -> None:
@@ -320,9 +362,18 @@ class CoreModel(RuleBasedStateMachine):
         lines=st.lists(LINE, max_size=4),
         bdat=st.booleans(),
         choices=st.lists(CHOICE, max_size=8),
+        bad=st.one_of(
+            st.none(), st.tuples(st.just(True), SIZED_BAD_BDAT, CHUNK), st.tuples(st.just(False), UNSIZED_BDAT, CHUNK)
+        ),
     )
     def transaction(
-        self, recipients: list[str], chunks: list[bytes], lines: list[bytes], bdat: bool, choices: list[str]
+        self,
+        recipients: list[str],
+        chunks: list[bytes],
+        lines: list[bytes],
+        bdat: bool,
+        choices: list[str],
+        bad: tuple[bool, bytes, bytes] | None,
     ) -> None:
         """A whole (mostly valid) transaction, so that messages do get accepted."""
         session = self.driver
@@ -337,6 +388,13 @@ class CoreModel(RuleBasedStateMachine):
             for chunk in chunks:
                 if self.driver is session:
                     self.bdat(chunk, False, self.answer(choices))
+            if bad is not None and self.driver is session:
+                # A malformed BDAT in the middle of the transaction.
+                sized, header, chunk = bad
+                if sized:
+                    self.bdat_bad_header(header, chunk, self.answer(choices))
+                else:
+                    self.bdat_without_size(header, chunk, self.answer(choices))
             if self.driver is session:
                 self.bdat(b"end", True, self.answer(choices))
         elif self.driver is session:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_core_driver import EHLO, Driver
 
-from pytest_smtpd.protocol import REPLY_LINE_LIMIT, ProtocolConfig
+from pytest_smtpd.protocol import REPLY_LINE_LIMIT, Command, MessageReceived, ProtocolConfig, State
 
 REPLY_LINE = re.compile(rb"([2-5][0-9]{2})([ -])[^\r\n]*\r\n")
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -45,6 +45,10 @@ TOKENS = [
     b"MAIL FROM:<> " + b"P" * 497 + b"\r\n",
     "MAIL FROM:<a@b.example> SIZE=\u00b2\r\n".encode(),
     "BDAT \u00b2\r\n".encode(),
+    b"BDAT 5 FINAL\r\n",
+    b"BDAT\r\n",
+    b"BDAT 1x LAST\r\n",
+    b"RCPT TO:<c@d.example> NOTIFY=SUCCESS ORCPT=rfc822;" + b"o" * 500 + b"\r\n",
 ]
 PIECE = st.one_of(st.sampled_from(TOKENS), st.binary(min_size=1, max_size=40))
 CONFIGS = st.sampled_from(
@@ -110,7 +114,7 @@ def test_an_overlong_line_records_the_same_violations_however_it_arrives() -> No
     kinds = []
     for cuts in ([], [512]):
         driver = Driver()
-        assert driver.feed(*split_at(whole, cuts), b"") == b"500 Line too long\r\n"
+        assert driver.feed(*split_at(whole, cuts), b"") == b"500 5.5.6 Line too long\r\n"
         kinds.append(driver.kinds)
     assert kinds == [["line-too-long"], ["line-too-long"]]
 
@@ -238,3 +242,61 @@ def test_content_checks_do_not_depend_on_the_split(
     [message] = driver.messages
     assert message.data == content
     assert driver.kinds == content_kinds(content, declared_8bit)
+
+
+#: Chunk payloads made of command lines: read as commands, a whole forged transaction.
+INJECTION = st.lists(
+    st.sampled_from(
+        [
+            *(b"RSET", b"MAIL FROM:<mallory@evil.example>", b"RCPT TO:<bob@d.example>", b"DATA", b"forged", b"."),
+            *(b"QUIT", b"BDAT 4 LAST", b"NOOP", b"EHLO evil.example", b""),
+        ]
+    ),
+    max_size=10,
+).map(lambda lines: b"".join(line + b"\r\n" for line in lines))
+BDAT_HEADER = st.sampled_from(
+    [
+        *("BDAT {n}", "BDAT {n} LAST", "bdat {n} last", "BDAT {n} FINAL", "BDAT {n} LAST MORE"),
+        *("BDAT", "BDAT abc", "BDAT -{n}", "BDAT {n}x LAST", "BDAT +{n}", "BDAT LAST", "BDAT \u00b2"),
+    ]
+)
+BEFORE = st.sampled_from(
+    [
+        EHLO + b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
+        EHLO + b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 2\r\nab",
+        EHLO + b"MAIL FROM:<a@b.example>\r\n",
+        EHLO,
+        b"HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
+        b"",
+    ]
+)
+
+
+@SETTINGS
+@given(before=BEFORE, header=BDAT_HEADER, payload=INJECTION, data=st.data())
+def test_no_byte_of_a_chunk_is_ever_read_as_a_command(
+    before: bytes, header: str, payload: bytes, data: st.DataObject
+) -> None:
+    """Whatever the BDAT header, valid or not, and however the input is split,
+    the octets after it are chunk data (read and kept, or discarded) or the
+    session ends: none of them is ever answered as a command."""
+    line = header.format(n=len(payload)).encode() + b"\r\n"
+    wire = before + line + payload + b"NOOP\r\n"
+    cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=8))
+    driver = Driver()
+    driver.feed(*split_at(wire, cuts))
+    reference = Driver()
+    reference.feed(before)
+    answered_before = len(reference.answered)
+    after = driver.answered[answered_before:]
+    first, *rest = after
+    command = first[0].command if isinstance(first[0], MessageReceived) else first[0]
+    assert isinstance(command, Command)
+    assert command.verb == "BDAT"
+    if driver.conn.state is State.CLOSED:
+        assert rest == []
+        assert driver.kinds[-1] == "bdat-size" or first[1].code == 421
+    else:
+        assert [e.verb for e, _ in rest if isinstance(e, Command)] == ["NOOP"]
+        assert len(rest) == 1
+    assert all(m.sender != "mallory@evil.example" for m in driver.messages)

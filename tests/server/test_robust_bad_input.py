@@ -71,9 +71,9 @@ def test_8bit_octets_in_commands_without_smtputf8() -> None:
         client.greet()
 
         client.send("MAIL FROM:<jörg@example.com>\r\n".encode())
-        assert client.read_reply() == ["553 5.6.7 Non-ASCII address needs SMTPUTF8"]
+        assert client.read_reply() == ["550 5.6.7 Non-ASCII address needs SMTPUTF8"]
         client.send(b"MAIL FROM:<\xff\xfe@example.com>\r\n")
-        assert client.read_reply() == ["553 5.6.7 Non-ASCII address needs SMTPUTF8"]
+        assert client.read_reply() == ["550 5.6.7 Non-ASCII address needs SMTPUTF8"]
         client.send(b"N\xc3\xb6OP\r\n")
         assert client.read_reply() == UNKNOWN
 
@@ -131,7 +131,7 @@ def test_bare_lf_ends_a_command_line_bare_cr_does_not() -> None:
     ("line", "reply"),
     [
         (b"MAIL FROM:<alice@example.com>\rRCPT TO:<evil@example.com>", BAD_OCTET),
-        (b"HELO client\r250 injected", BAD_OCTET),
+        (b"HELO client\r250 injected", ["501 Syntax error: bad octet"]),  # RFC 2034 §4: no code on HELO
         (b"VRFY a\r\rb", BAD_OCTET),
         (b"XFOO\r354 injected", UNKNOWN),
     ],
@@ -312,3 +312,62 @@ def test_a_success_restarts_the_error_count_and_scripted_errors_do_not_count() -
 
         goes_on(server, client)
         assert server.sessions[0].active
+
+
+#: A chunk that, read as commands, is a whole transaction from another sender.
+INJECTED = b"RSET\r\nMAIL FROM:<mallory@evil.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\nforged\r\n.\r\n"
+
+
+def test_a_rcpt_made_long_by_dsn_parameters_is_accepted_and_the_session_stays_in_step() -> None:
+    address = "l" * 64 + "@" + "d" * 180
+    with serving() as server, RawClient(server.address) as client:
+        client.greet()
+        assert client.command("MAIL FROM:<alice@example.com> RET=HDRS ENVID=" + "e" * 100) == ["250 2.1.0 OK"]
+        line = f"RCPT TO:<{address}> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;{address}"
+        assert len(line) + 2 == 539
+        assert client.command(line) == ["250 2.1.5 OK"]
+        assert client.command("DATA")[0].startswith("354 ")
+        assert client.command("Subject: long\r\n\r\nbody\r\n.") == ["250 2.0.0 OK: 23 octets queued"]
+        [message] = server.messages
+        assert message.recipients == (address,)
+        goes_on(server, client)
+
+
+@pytest.mark.parametrize("header", [b"BDAT %d FINAL", b"BDAT %d LAST MORE"])
+def test_a_bdat_with_a_bad_tail_discards_its_chunk_and_the_session_goes_on(header: bytes) -> None:
+    with serving() as server, RawClient(server.address) as client:
+        start_transaction(client)
+
+        client.send(header % len(INJECTED) + b"\r\n" + INJECTED)
+        assert client.read_reply() == ["501 5.5.4 Syntax: BDAT <size> [LAST]"]
+        assert nothing_arrives(client)
+
+        # RFC 3030 §2: the transaction has failed; RSET starts a new one.
+        assert client.command("RSET") == OK
+        assert client.command("MAIL FROM:<alice@example.com>") == ["250 2.1.0 OK"]
+        assert client.command("RCPT TO:<bob@example.com>") == ["250 2.1.5 OK"]
+        client.send(b"BDAT 2 LAST\r\nok")
+        assert client.read_reply() == ["250 2.0.0 OK: 2 octets queued"]
+        assert [(m.sender, m.data) for m in server.messages] == [("alice@example.com", b"ok")]
+        goes_on(server, client)
+
+
+@pytest.mark.parametrize("header", [b"BDAT", b"BDAT abc", b"BDAT -5", b"BDAT 1x LAST"])
+def test_a_bdat_without_a_size_is_501_then_closed_and_its_chunk_never_runs(header: bytes) -> None:
+    with serving() as server:
+        ends = SessionEnds(server)
+        with RawClient(server.address) as client:
+            start_transaction(client)
+
+            client.send(header + b"\r\n" + INJECTED + b"QUIT\r\n")
+            assert client.read_reply() == ["501 5.5.4 Syntax: BDAT <size> [LAST]; no chunk size, closing connection"]
+            assert client.read_rest() == b""
+
+        [session] = ends.wait(1)
+        assert session.ended is Ending.SERVER_CLOSED
+        assert [c.verb for c in session.commands] == ["EHLO", "MAIL", "RCPT", "BDAT"]
+        assert server.messages == []
+        assert [v.kind for v in server.violations] == ["bdat-size"]
+        with RawClient(server.address) as client:
+            client.greet()
+            goes_on(server, client)

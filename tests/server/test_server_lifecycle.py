@@ -258,7 +258,7 @@ def test_stop_is_quick_with_idle_and_mid_data_clients() -> None:
 
         assert elapsed < 2.0
         assert pytest_smtpd_threads() - before == set()
-        assert fresh.read_reply() == ["421 localhost Service shutting down"]
+        assert fresh.read_reply() == ["421 4.3.2 localhost Service shutting down"]
         assert fresh.read_rest() == b""
         assert greeted.read_reply() == ["421 4.3.2 localhost Service shutting down"]
         assert greeted.read_rest() == b""

@@ -116,11 +116,11 @@ def test_idle_client_gets_421_and_is_closed() -> None:
         assert session.replies[-1].code == 421
 
 
-def test_idle_timeout_before_ehlo_has_no_enhanced_code() -> None:
+def test_idle_timeout_before_ehlo_has_an_enhanced_code() -> None:
     with SMTPServer(timeout=0.2) as server, RawClient(server.address) as client:
         assert client.read_reply() == ["220 localhost ESMTP pytest-smtpd"]
 
-        assert client.read_reply() == ["421 localhost Error: timeout exceeded"]
+        assert client.read_reply() == ["421 4.4.2 localhost Error: timeout exceeded"]
         assert client.read_rest() == b""
         assert server.sessions[0].ended is Ending.TIMEOUT
 

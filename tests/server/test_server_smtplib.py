@@ -29,9 +29,9 @@ def test_helo_path_records_the_message_and_the_session() -> None:
         assert session.greeting == "HELO"
         assert not session.esmtp
         assert session.helo_name == "client.example"
-        # RFC 2034: no enhanced status codes after HELO.
-        assert "S: 250 OK" in server.transcript.render_lines()
-        assert "S: 250 2.1.0 OK" not in server.transcript.render_lines()
+        # RFC 2034 §4: enhanced status codes after HELO too, but not on its reply.
+        assert "S: 250 localhost" in server.transcript.render_lines()
+        assert "S: 250 2.1.0 OK" in server.transcript.render_lines()
 
 
 def test_ehlo_path_advertises_the_default_extensions() -> None:
@@ -195,7 +195,7 @@ def test_rendered_line_membership_in_the_transcript() -> None:
         client.noop()
     transcript = server.transcript
     assert "C: noop" in transcript
-    assert "S: 250 OK" in transcript  # no EHLO, so no enhanced status code
+    assert "S: 250 2.0.0 OK" in transcript  # RFC 2034 §4: with or without EHLO
     assert "C: rset" not in transcript
     assert transcript[0].direction == "S"
     assert len(transcript) == len(list(transcript))

@@ -146,7 +146,7 @@ def test_plaintext_pipelined_after_starttls_is_discarded(tls_server: SMTPServer)
         with tls_server.client_ssl_context.wrap_socket(raw, server_hostname="localhost") as tls:
             tls.sendall(b"NOOP\r\n")
             # The first reply inside TLS answers NOOP, not the injected RSET.
-            assert tls.recv(4096) == b"250 OK\r\n"
+            assert tls.recv(4096) == b"250 2.0.0 OK\r\n"
             tls.sendall(b"QUIT\r\n")
             assert tls.recv(4096).startswith(b"221")
     verbs = [c.verb for c in tls_server.sessions[0].commands]

@@ -1,0 +1,125 @@
+"""A private Postfix instance on loopback, for comparing replies with a real MTA.
+
+It has a configuration directory of its own (nothing under /etc/postfix is
+read or changed), listens on 127.0.0.1 only, takes mail for the test domains
+and discards it. Starting it needs root and Debian's ``postfix`` package;
+:func:`start_postfix` skips the test with the reason when either is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+#: Domains both servers take mail for.
+DOMAINS = ("example.com", "example.org", "example.net")
+#: The message size limit of both servers.
+SIZE_LIMIT = 100_000
+
+_SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+MAIN_CF = """\
+compatibility_level = 3.6
+queue_directory = {root}/queue
+data_directory = {root}/data
+meta_directory = /etc/postfix
+shlib_directory = /usr/lib/postfix
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = {root}/maillog
+maillog_file_prefixes = {root}
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = postfix.test
+mydestination = {domains}, localhost
+mynetworks = 127.0.0.0/8
+local_recipient_maps =
+alias_maps =
+alias_database =
+local_transport = discard:
+default_transport = discard:
+relay_transport = discard:
+virtual_transport = discard:
+smtpd_forbid_bare_newline = yes
+smtpd_banner = $myhostname ESMTP
+message_size_limit = {size_limit}
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 100
+smtpd_hard_error_limit = 100
+biff = no
+"""
+
+# Only the services an SMTP server that discards mail needs; no pickup, no
+# local delivery, no outgoing smtp, nothing listening but the one port.
+MASTER_CF = """\
+127.0.0.1:{port} inet n - n - - smtpd
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+proxymap  unix  - - n - - proxymap
+discard   unix  - - n - - discard
+error     unix  - - n - - error
+retry     unix  - - n - - error
+anvil     unix  - - n - 1 anvil
+postlog   unix-dgram n - n - 1 postlogd
+"""
+
+
+def _spare_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _postfix(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = shutil.which("postfix", path=_SBIN)
+    assert command is not None
+    return subprocess.run(
+        [command, "-c", str(root / "conf"), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@contextmanager
+def start_postfix() -> Iterator[tuple[str, int]]:
+    """Start a private Postfix; yields its (host, port); stops it and removes its files at exit."""
+    if shutil.which("postfix", path=_SBIN) is None:
+        pytest.skip("postfix is not installed (apt-get install postfix); .ci/run installs it")
+    if os.geteuid() != 0:
+        pytest.skip("a private Postfix instance needs root to start")
+    # Postfix's daemons run as the postfix user: every parent must be searchable.
+    root = Path(tempfile.mkdtemp(prefix="pytest-smtpd-postfix-"))
+    root.chmod(0o755)
+    try:
+        for name in ("conf", "queue", "data"):
+            (root / name).mkdir()
+        shutil.chown(root / "data", user="postfix")
+        port = _spare_port()
+        settings = {"root": root, "domains": ", ".join(DOMAINS), "size_limit": SIZE_LIMIT, "port": port}
+        (root / "conf" / "main.cf").write_text(MAIN_CF.format(**settings))
+        (root / "conf" / "master.cf").write_text(MASTER_CF.format(**settings))
+        # "start" returns once the master has bound its socket (postfix-script runs master -w).
+        started = _postfix(root, "start")
+        if started.returncode != 0:
+            log = (root / "maillog").read_text() if (root / "maillog").exists() else ""
+            pytest.skip(f"postfix did not start: {started.stderr.strip()} {log[-500:]}")
+        try:
+            yield "127.0.0.1", port
+        finally:
+            _postfix(root, "stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
