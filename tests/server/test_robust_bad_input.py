@@ -355,7 +355,6 @@ def test_a_bdat_with_a_bad_tail_discards_its_chunk_and_the_session_goes_on(heade
 @pytest.mark.parametrize("header", [b"BDAT", b"BDAT abc", b"BDAT -5", b"BDAT 1x LAST"])
 def test_a_bdat_without_a_size_is_501_then_closed_and_its_chunk_never_runs(header: bytes) -> None:
     with serving() as server:
-        ends = SessionEnds(server)
         with RawClient(server.address) as client:
             start_transaction(client)
 
@@ -363,7 +362,7 @@ def test_a_bdat_without_a_size_is_501_then_closed_and_its_chunk_never_runs(heade
             assert client.read_reply() == ["501 5.5.4 Syntax: BDAT <size> [LAST]; no chunk size, closing connection"]
             assert client.read_rest() == b""
 
-        [session] = ends.wait(1)
+        [session] = ended_sessions(server)
         assert session.ended is Ending.SERVER_CLOSED
         assert [c.verb for c in session.commands] == ["EHLO", "MAIL", "RCPT", "BDAT"]
         assert server.messages == []
