@@ -217,3 +217,36 @@ def test_a_bad_certificate_with_your_own_ssl_context_is_an_error() -> None:
 def test_the_default_is_trusted() -> None:
     assert Options().certificate == "trusted"
     assert Options.build({}).certificate == "trusted"
+
+
+def test_ini_and_marker_set_it_suite_wide_and_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nsmtpd_starttls = true\nsmtpd_certificate = expired\n")
+    pytester.makepyfile(
+        """
+        import smtplib
+        import ssl
+
+        import pytest
+
+        def refused(smtpd):
+            with smtplib.SMTP(*smtpd.address, timeout=10) as client:
+                with pytest.raises(ssl.SSLCertVerificationError) as info:
+                    client.starttls(context=smtpd.client_ssl_context)
+            return info.value.verify_code
+
+        def test_from_the_ini(smtpd):
+            assert smtpd.options.certificate == "expired"
+            assert refused(smtpd) == 10
+
+        @pytest.mark.smtpd(certificate="wrong-host")
+        def test_from_the_marker(smtpd):
+            assert refused(smtpd) == 64
+
+        @pytest.mark.smtpd(certificate="expird")
+        def test_a_typo_in_the_marker(smtpd):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio", "-p", "no:hypothesispytest")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*certificate must be one of*not 'expird' (did you mean 'expired'?)*"])
