@@ -20,6 +20,7 @@ OPTION_NAMES: tuple[str, ...] = (
     "starttls",
     "implicit_tls",
     "ssl_context",
+    "certificate",
     "tls_required",
     "users",
     "auth_mechanisms",

@@ -5,6 +5,7 @@ marker, ``smtpd_factory`` keyword arguments and the ``smtpd_<option>`` ini keys.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ class Options:
     implicit_tls: bool = False
     #: A server-side ``ssl.SSLContext`` to use instead of the test CA's.
     ssl_context: ssl.SSLContext | None = None
+    #: Which test certificate the server presents: ``"trusted"`` (from the test CA), or one a
+    #: verifying client must refuse: ``"self-signed"``, ``"expired"``, ``"wrong-host"``, ``"untrusted-ca"``.
+    certificate: str = "trusted"
     #: Refuse MAIL (530 5.7.0) until STARTTLS.
     tls_required: bool = False
     #: Accounts for AUTH, name -> password. Setting it turns AUTH on.
@@ -127,6 +131,8 @@ class Options:
         context = out.get("ssl_context")
         if context is not None and type(context).__module__ != "ssl" and not _is_ssl_context(context):
             raise ConfigurationError(f"smtpd option ssl_context must be an ssl.SSLContext, not {context!r}")
+        if "certificate" in out:
+            _check_certificate(out["certificate"], out.get("ssl_context"))
         if out.get("starttls") and out.get("implicit_tls"):
             raise ConfigurationError("smtpd options starttls and implicit_tls exclude each other: choose one")
         if out.get("tls_required") and not out.get("starttls"):
@@ -170,6 +176,23 @@ def _is_ssl_context(value: object) -> bool:
     import ssl
 
     return isinstance(value, ssl.SSLContext)
+
+
+#: The values of the ``certificate`` option: the test CA's certificate, then those a verifying client must refuse.
+CERTIFICATES: tuple[str, ...] = ("trusted", "self-signed", "expired", "wrong-host", "untrusted-ca")
+
+
+def _check_certificate(value: object, context: object) -> None:
+    if value not in CERTIFICATES:
+        valid = ", ".join(map(repr, CERTIFICATES))
+        near = difflib.get_close_matches(value, CERTIFICATES, n=1) if isinstance(value, str) else []
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ConfigurationError(f"smtpd option certificate must be one of {valid}, not {value!r}{hint}")
+    if value != "trusted" and context is not None:
+        raise ConfigurationError(
+            f"smtpd option certificate={value!r} picks a test certificate, but ssl_context= brings your own: "
+            "pass one or the other"
+        )
 
 
 def _names(value: object, option: str, known: Iterable[str]) -> tuple[str, ...]:

@@ -145,7 +145,7 @@ class SMTPServer:
             else:
                 from . import tls
 
-                self._ssl_context = tls.server_context()
+                self._ssl_context = tls.server_context(opts.certificate)
         self._client_context: ssl.SSLContext | None = None
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
