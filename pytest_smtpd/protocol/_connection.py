@@ -1,344 +1,44 @@
-"""The sans-IO SMTP protocol core: bytes in, events and replies out.
-
-Nothing here touches a socket, a thread or pytest. A :class:`Connection` is fed
-what the client sent with :meth:`Connection.receive_data`, hands out events with
-:meth:`Connection.next_event` and turns the reply chosen for each event into
-bytes with :meth:`Connection.send`. For every event it also proposes the reply a
-well-behaved RFC 5321 server would give (:meth:`Connection.default_reply`); the
-caller may answer with another one, and *that* reply decides the effect: a 2xx
-(3xx for DATA) makes the command take effect, anything else does not.
-
-Errors the protocol recovers from (500, 501, 503, 552, ...) are replies, not
-exceptions. :class:`LocalProtocolError` is raised only when the core itself is
-misused (answering when no event is pending, an invalid reply).
-
-Session states, and which commands each one accepts (everything else gets
-``503 5.5.1``), are the table :data:`ALLOWED`::
-
-    INITIAL --HELO/EHLO--> READY --MAIL--> MAIL --RCPT--> RCPT --DATA--> DATA
-                             ^                              |               |
-                             +----- message reply / RSET ---+-----BDAT------+
-"""
+"""The connection: the loop that ties the pieces together."""
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from .extensions import AUTH_MECHANISMS, DEFAULT_EXTENSIONS, KNOWN_EXTENSIONS
+from ._commands import (
+    _ADDR_TYPE,
+    _DOMAIN,
+    _LOCAL,
+    _MAIL_PARAMS,
+    _NOTIFY,
+    _PARAM,
+    _RCPT_PARAMS,
+    _UTF8_XTEXT,
+    _VERB,
+    _XTEXT,
+    _chunk_header,
+    _is_utf8,
+    _masked_auth,
+    _path_end,
+)
+from ._config import (
+    AUTH_LINE_LIMIT,
+    CLIENT_ERROR_CODES,
+    COMMAND_LINE_LIMIT,
+    ERROR_LIMIT,
+    LINE_EXTENSIONS,
+    TEXT_LINE_LIMIT,
+    ProtocolConfig,
+)
+from ._events import AuthResponse, Command, ConnectionClosed, Event, LocalProtocolError, MessageReceived, Violation
+from ._readers import _Survey
+from ._replies import _GO_AHEAD, Reply, _reply
+from ._state import ALLOWED, State
 
 if TYPE_CHECKING:
-    from .auth import AuthExchange, AuthResult, Challenge
-
-__all__ = [
-    "ALLOWED",
-    "AUTH_MECHANISMS",
-    "CLIENT_ERROR_CODES",
-    "COMMAND_LINE_LIMIT",
-    "DEFAULT_EXTENSIONS",
-    "ERROR_LIMIT",
-    "KNOWN_EXTENSIONS",
-    "LINE_EXTENSIONS",
-    "TEXT_LINE_LIMIT",
-    "AuthResponse",
-    "Command",
-    "Connection",
-    "ConnectionClosed",
-    "Event",
-    "LocalProtocolError",
-    "MessageReceived",
-    "ProtocolConfig",
-    "Reply",
-    "State",
-    "Violation",
-]
-
-#: RFC 5321 §4.5.3.1.4: "The maximum total length of a command line including
-#: the command word and the <CRLF> is 512 octets. SMTP extensions may be used to
-#: increase this limit." See :data:`LINE_EXTENSIONS`.
-COMMAND_LINE_LIMIT: Final = 512
-#: The octets that each extension in force adds to the limit of a verb's command
-#: line, beyond :data:`COMMAND_LINE_LIMIT`. The reader takes in a line up to the
-#: largest of these limits in force (it cannot know the verb before the line
-#: ends); a line over its own verb's limit is then refused with ``500 5.5.6``.
-LINE_EXTENSIONS: Final[Mapping[str, tuple[tuple[str, int], ...]]] = {
-    "MAIL": (
-        # RFC 1870 §3: "the maximum length of a MAIL FROM command line is
-        # increased by 26 characters by the possible addition of the SIZE
-        # keyword and value".
-        ("SIZE", 26),
-        # The longest BODY parameter accepted (RFC 6152, RFC 3030 §3).
-        ("8BITMIME", len(" BODY=BINARYMIME")),
-        # RFC 6531 §3.1: the SMTPUTF8 parameter adds 10 octets to MAIL.
-        ("SMTPUTF8", 10),
-        # RFC 3461 §4.3, §4.4: RET=FULL|HDRS and an ENVID of up to 100 characters.
-        ("DSN", len(" RET=HDRS") + len(" ENVID=") + 100),
-        # RFC 4954 §5: the AUTH parameter "extends the maximum line length of
-        # the MAIL FROM command by 500 characters".
-        ("AUTH", 500),
-    ),
-    "RCPT": (
-        # RFC 3461 §4.1, §4.2: the longest NOTIFY list, and an ORCPT of up to
-        # 500 characters; §5.1(b): a server MUST NOT refuse a RCPT for valid
-        # NOTIFY or ORCPT parameters.
-        ("DSN", len(" NOTIFY=SUCCESS,FAILURE,DELAY") + len(" ORCPT=") + 500),
-    ),
-}
-#: RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets, CRLF included.
-TEXT_LINE_LIMIT: Final = 1000
-#: RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets, CRLF included.
-REPLY_LINE_LIMIT: Final = 512
-
-#: The core's own refusals of a client's mistake (syntax, sequence, parameters)
-#: in a row after which it answers ``421 4.7.0`` and closes, like Postfix's
-#: ``smtpd_hard_error_limit``. Any positive reply starts the count again.
-ERROR_LIMIT: Final = 20
-#: The codes counted towards :data:`ERROR_LIMIT` when the core proposed them and
-#: they were sent unchanged. Scripted replies, limits (452, 552), policy (530,
-#: 535, 538) and the server's own trouble (451) never count.
-CLIENT_ERROR_CODES: Final = frozenset({500, 501, 502, 503, 504, 550, 553, 554, 555})
-
-#: RFC 4954 §4: an AUTH response line may be up to 12288 octets.
-AUTH_LINE_LIMIT: Final = 12288
-
-
-class LocalProtocolError(Exception):
-    """The core was used wrongly: a reply without a pending event, an invalid reply."""
-
-
-class State(enum.Enum):
-    """Where a session stands in RFC 5321's command sequence."""
-
-    INITIAL = "initial"  #: greeted, no HELO/EHLO yet
-    READY = "ready"  #: HELO/EHLO done, no mail transaction
-    MAIL = "mail"  #: MAIL accepted, no recipient yet
-    RCPT = "rcpt"  #: at least one recipient accepted
-    DATA = "data"  #: receiving message content after 354
-    BDAT = "bdat"  #: at least one BDAT chunk accepted, LAST not yet seen
-    CLOSED = "closed"  #: QUIT answered, 421 sent, or the client went away
-
-    # Members are singletons: hash them by identity, in C (Enum's own __hash__
-    # is a Python call, paid on every command by the state table lookup).
-    __hash__ = object.__hash__
-
-
-_ANY: Final = frozenset({State.INITIAL, State.READY, State.MAIL, State.RCPT, State.BDAT})
-
-#: The state table: the states in which each command is in sequence.
-ALLOWED: Final[Mapping[str, frozenset[State]]] = {
-    "HELO": _ANY,
-    "EHLO": _ANY,
-    "RSET": _ANY,
-    "NOOP": _ANY,
-    "QUIT": _ANY,
-    "VRFY": _ANY,
-    "HELP": _ANY,
-    "MAIL": frozenset({State.READY}),
-    "STARTTLS": frozenset({State.READY}),
-    "AUTH": frozenset({State.READY}),
-    "RCPT": frozenset({State.MAIL, State.RCPT}),
-    "DATA": frozenset({State.RCPT}),
-    "BDAT": frozenset({State.RCPT, State.BDAT}),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """An SMTP reply: a three-digit code and its text.
-
-    A text with newlines becomes a multi-line reply (``250-first``, ``250 last``).
-    The text is sent exactly as given, enhanced status code included::
-
-        Reply(550, "5.1.1 No such user")
-    """
-
-    code: int
-    text: str = ""
-    _lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _wire: bytes = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        code, text = self.code, self.text
-        if not isinstance(code, int) or isinstance(code, bool) or not 200 <= code <= 599:
-            raise ValueError(f"an SMTP reply code is an int from 200 to 599, not {code!r}")
-        if not isinstance(text, str):
-            raise TypeError(f"reply text must be str, not {type(text).__name__}")
-        if "\r" in text or "\0" in text:
-            raise ValueError(f"reply text may not contain CR or NUL: {text!r}")
-        # Rendered once: a reply is recorded and sent, often many times over.
-        parts = text.split("\n")
-        last = parts.pop()
-        lines = [f"{code}-{part}" for part in parts]
-        # RFC 4954 §8: continue-req = "334" SP [base64] CRLF -- the space stays
-        # when the challenge is empty (PLAIN without an initial response).
-        lines.append(f"{code} {last}" if last or code == 334 else f"{code}")
-        wire = ("\r\n".join(lines) + "\r\n").encode("utf-8")
-        if len(wire) > REPLY_LINE_LIMIT:  # only then can a single line be too long
-            for line in lines:
-                if len(line.encode("utf-8")) + 2 > REPLY_LINE_LIMIT:
-                    raise ValueError(
-                        f"reply line longer than {REPLY_LINE_LIMIT - 6} octets (RFC 5321 §4.5.3.1.5): "
-                        f"{line[4:44]!r}...; split it with newlines"
-                    )
-        object.__setattr__(self, "_lines", tuple(lines))
-        object.__setattr__(self, "_wire", wire)
-
-    @classmethod
-    def coerce(cls, value: Reply | tuple[int, str]) -> Reply:
-        """Accept a :class:`Reply` or a ``(code, text)`` tuple."""
-        if isinstance(value, Reply):
-            return value
-        if isinstance(value, tuple) and len(value) == 2:
-            return cls(value[0], value[1])
-        raise TypeError(f"expected a Reply or a (code, text) tuple, got {value!r}")
-
-    @property
-    def lines(self) -> tuple[str, ...]:
-        """Each line as it goes on the wire, without CRLF."""
-        return self._lines
-
-    def to_bytes(self) -> bytes:
-        """The reply as sent on the wire."""
-        return self._wire
-
-    @property
-    def positive(self) -> bool:
-        """True for 2xx and 3xx replies."""
-        return self.code < 400
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines)
-
-
-#: The core's own replies, made once: most are the same few texts over and over.
-_REPLIES: dict[tuple[int, str], Reply] = {}
-_REPLIES_KEPT = 512
-_GO_AHEAD = Reply(354, "End data with <CR><LF>.<CR><LF>")
-
-
-def _reply(code: int, text: str) -> Reply:
-    """``Reply(code, text)``, made once for texts that recur (greetings, EHLO replies)."""
-    key = (code, text)
-    reply = _REPLIES.get(key)
-    if reply is None:
-        reply = Reply(code, text)
-        if len(_REPLIES) < _REPLIES_KEPT:
-            _REPLIES[key] = reply
-    return reply
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One command line from the client.
-
-    ``verb`` is upper case; ``argument`` is the text after the verb; ``address``
-    is the mailbox of MAIL and RCPT (``""`` for the null sender ``<>``), else None.
-    ``params`` holds MAIL and RCPT's ESMTP parameters, keys upper case.
-    ``line`` is the raw line as sent, without its line ending.
-    """
-
-    verb: str
-    argument: str = ""
-    address: str | None = None
-    params: Mapping[str, str | None] = field(default_factory=dict)
-    line: bytes = b""
-
-    @property
-    def main_argument(self) -> str:
-        """What a rule's ``match`` is compared with: the address of MAIL and RCPT,
-        the domain of HELO and EHLO, the mechanism of AUTH, else the argument."""
-        if self.address is not None:
-            return self.address
-        if self.verb in ("HELO", "EHLO", "AUTH"):
-            return self.argument.split(" ", 1)[0]
-        return self.argument
-
-
-@dataclass(frozen=True, slots=True)
-class MessageReceived:
-    """The content of a message has arrived (after ``CRLF.CRLF`` or ``BDAT ... LAST``).
-
-    ``data`` is the content after dot-unstuffing, exactly as sent. When the
-    content was over ``size_limit`` it was counted, not kept: ``data`` is empty,
-    ``size`` is the real size and the proposed reply is 552.
-    """
-
-    command: Command
-    sender: str
-    recipients: tuple[str, ...]
-    mail_params: Mapping[str, str | None]
-    rcpt_params: tuple[Mapping[str, str | None], ...]
-    data: bytes
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class AuthResponse:
-    """A line the client sent during an AUTH exchange; its content stays in the core.
-
-    It is answered with :meth:`Connection.default_reply` (the next 334
-    challenge or the outcome); scripted rules apply to the AUTH command itself.
-    """
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionClosed:
-    """The client closed its side; ``in_data`` when it vanished mid-message."""
-
-    in_data: bool = False
-
-
-Event = Command | MessageReceived | AuthResponse | ConnectionClosed
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """A client protocol violation, e.g. a bare LF in the message content.
-
-    ``kind`` is one of ``bare-lf``, ``bare-cr``, ``line-too-long``, ``8bit-data``,
-    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``,
-    ``bdat-size`` (a BDAT whose chunk size cannot be read: the connection is closed).
-    """
-
-    kind: str
-    detail: str
-    session_id: int = 0
-
-    def __str__(self) -> str:
-        return f"session {self.session_id}: {self.kind}: {self.detail}"
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolConfig:
-    """What the core needs to know about the server it speaks for."""
-
-    hostname: str = "localhost"
-    size_limit: int = 32 * 1024 * 1024
-    max_recipients: int = 1000
-    extensions: frozenset[str] = frozenset(DEFAULT_EXTENSIONS)
-    #: Offer STARTTLS (the transport does the handshake).
-    starttls: bool = False
-    #: MAIL before TLS gets 530 5.7.0.
-    tls_required: bool = False
-    #: AUTH accounts, name -> password; None turns AUTH off.
-    users: Mapping[str, str] | None = None
-    auth_mechanisms: tuple[str, ...] = AUTH_MECHANISMS
-    #: MAIL before AUTH gets 530 5.7.0.
-    auth_required: bool = False
-    #: AUTH only under TLS: 538 5.7.11 before it.
-    auth_require_tls: bool = False
-
-    def __post_init__(self) -> None:
-        unknown = {e.upper() for e in self.extensions} - set(KNOWN_EXTENSIONS)
-        if unknown:
-            raise ValueError(
-                f"unknown extension(s) {sorted(unknown)}; known: {', '.join(KNOWN_EXTENSIONS)} "
-                "(STARTTLS and AUTH have options of their own)"
-            )
-        object.__setattr__(self, "extensions", frozenset(e.upper() for e in self.extensions))
+    from ._auth import AuthExchange, AuthResult, Challenge
 
 
 class _Mode(enum.Enum):
@@ -346,35 +46,6 @@ class _Mode(enum.Enum):
     DATA = 2
     CHUNK = 3
     OVERLONG = 4  # discarding the rest of a command line over the limit
-
-
-_VERB = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-# Non-ASCII is allowed (RFC 6531) and spelled as negated classes of ASCII:
-# a range up to \U0010ffff takes milliseconds to compile, and import time counts.
-_ATEXT = r"[^\x00-\x20\"(),.:;<>@\[\\\]\x7f]"  # RFC 5322 §3.2.3 atext
-_QTEXT = r"[^\x00-\x1f\"\\\x7f]"  # RFC 5321 §4.1.2 qtextSMTP
-_LET_DIG = r"[^\x00-\x2f:-@\[-`{-\x7f]"
-_LDH = r"[^\x00-\x2c./:-@\[-`{-\x7f]"
-_LABEL = rf"{_LET_DIG}(?:{_LDH}*{_LET_DIG})?"
-_LOCAL = re.compile(rf'(?:{_ATEXT}+(?:\.{_ATEXT}+)*|"(?:{_QTEXT}|\\[\x20-\x7e])*")')
-_DOMAIN = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[\x21-\x5a\x5e-\x7e]+\])")
-_PARAM = re.compile(r"([A-Za-z0-9][A-Za-z0-9\-]*)(?:=([^\x00-\x20=\x7f]+))?")
-_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})*")
-# RFC 6533 §3: with SMTPUTF8, an ORCPT of type utf-8 may hold UTF-8 as it is.
-_UTF8_XTEXT = re.compile(r"(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2}|[^\x00-\x7f])*")
-# RFC 3461 §4.2: addr-type is an RFC 822 atom: CHARs but specials, SPACE and CTLs.
-_ADDR_TYPE = re.compile(r"[!#-'*+\-/-9=?A-Z^-~]+")
-_NOTIFY: Final = frozenset({"NEVER", "SUCCESS", "FAILURE", "DELAY"})
-
-_MAIL_PARAMS: Final = {
-    "SIZE": "SIZE",
-    "BODY": "8BITMIME",
-    "SMTPUTF8": "SMTPUTF8",
-    "RET": "DSN",
-    "ENVID": "DSN",
-    "AUTH": "AUTH",
-}
-_RCPT_PARAMS: Final = {"NOTIFY": "DSN", "ORCPT": "DSN"}
 
 
 @dataclass(slots=True)
@@ -909,14 +580,14 @@ class Connection:
             return self._emit(cmd, self._r(538, "5.7.11", "Encryption required for requested authentication mechanism"))
         if mechanism not in config.auth_mechanisms:
             return self._emit(cmd, self._r(504, "5.5.4", "Unrecognized authentication type"))
-        from .auth import AuthExchange  # only sessions that authenticate pay for hmac & co.
+        from ._auth import AuthExchange  # only sessions that authenticate pay for hmac & co.
 
         exchange = AuthExchange(mechanism, config.users, config.hostname, initial)
         self._auth_candidate = exchange
         return self._emit(cmd, self._auth_reply(exchange.start()))
 
     def _auth_reply(self, outcome: Challenge | AuthResult) -> Reply:
-        from .auth import Challenge
+        from ._auth import Challenge
 
         if isinstance(outcome, Challenge):
             self._auth_outcome = None
@@ -1259,110 +930,6 @@ class Connection:
                 self._violation("starttls-injection", f"{len(self._buffer)} octets pipelined after STARTTLS")
                 self._buffer.clear()
             self.starttls_pending = True
-
-
-class _Survey:
-    """The content checks of DATA, made on the raw content a piece at a time as it arrives.
-
-    The raw content is the CRLF ending the DATA line, the dot-stuffed lines and
-    the end marker. Dot-unstuffing only removes dots, and the leading CRLF and
-    the marker's CRLF are pairs, so the counts of CR, LF and CRLF, and whether
-    all octets are ASCII, tell about the message content as well.
-
-    Lines over the limit: a line of more than ``TEXT_LINE_LIMIT - 2`` octets
-    spans at least ``TEXT_LINE_LIMIT - 1`` octets without an LF, which always
-    cover one of the aligned windows of ``TEXT_LINE_LIMIT // 2`` octets. When no
-    such window is free of LF (the usual case), no line is too long, found
-    without splitting the content into a list of lines.
-    """
-
-    __slots__ = ("ascii", "cr", "crlf", "done", "lf", "maybe_long", "stuffed", "window")
-
-    WIDTH = TEXT_LINE_LIMIT // 2
-
-    def __init__(self) -> None:
-        self.done = 0  # octets of the raw content scanned
-        self.cr = self.lf = self.crlf = 0
-        self.ascii = True
-        self.stuffed = False  # a "CRLF." was seen: some line is dot-stuffed
-        self.maybe_long = False
-        self.window = 0  # start of the next aligned window to look at
-
-    def scan(self, data: bytearray, limit: int) -> None:
-        """Take in the raw content up to ``limit`` (exclusive)."""
-        start = self.done
-        if limit <= start:
-            return
-        self.done = limit
-        self.cr += data.count(b"\r", start, limit)
-        self.lf += data.count(b"\n", start, limit)
-        # A pair or a "CRLF." across the previous limit is whole only now.
-        self.crlf += data.count(b"\r\n", max(start - 1, 0), limit)
-        if not self.stuffed and data.find(b"\r\n.", max(start - 2, 0), limit) >= 0:
-            self.stuffed = True
-        if self.ascii and not data[start:limit].isascii():
-            self.ascii = False
-        if not self.maybe_long:
-            width, window, find = self.WIDTH, self.window, data.find
-            while window + width <= limit:
-                if find(b"\n", window, window + width) < 0:
-                    self.maybe_long = True
-                    break
-                window += width
-            self.window = window
-
-
-def _chunk_header(argument: str) -> tuple[int | None, bool | None]:
-    """RFC 3030 §2 ``bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]``: (chunk size,
-    LAST); the size is None when it cannot be read, LAST is None when the rest is bad."""
-    parts = argument.split()
-    if not parts or not (parts[0].isascii() and parts[0].isdigit()):
-        return None, None
-    if len(parts) == 1:
-        return int(parts[0]), False
-    if len(parts) == 2 and parts[1].upper() == "LAST":
-        return int(parts[0]), True
-    return int(parts[0]), None
-
-
-def _path_end(rest: str) -> int:
-    """Where the ``>`` that closes the path opened by ``rest[0]`` is, or -1.
-
-    RFC 5321 §4.1.2: a Quoted-string local part may hold ``>`` (qtextSMTP) and
-    quoted pairs, so quoted text is skipped.
-    """
-    if '"' not in rest:
-        return rest.find(">")
-    quoted = False
-    i, n = 1, len(rest)
-    while i < n:
-        char = rest[i]
-        if quoted:
-            if char == "\\":
-                i += 1
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == ">":
-            return i
-        i += 1
-    return -1
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _masked_auth(verb: str, argument: str, raw: bytes) -> Command:
-    """The AUTH command as recorded: the initial response, a secret, is never kept."""
-    mechanism, _, initial = argument.partition(" ")
-    shown = f"{mechanism.upper()} ****" if initial else mechanism.upper()
-    return Command(verb, shown, line=raw.split(b" ", 1)[0] + b" " + shown.encode())
 
 
 _HANDLERS = {
