@@ -763,13 +763,33 @@ class Recorder:
         if self._refusal_observers:
             self._tell(self._refusal_observers, [refusal])
 
-    def update_session(self, sid: int, **changes: object) -> None:
+    def record_greeting(self, sid: int, verb: str, name: str | None) -> None:
+        """The client greeted with ``verb`` (HELO or EHLO) and ``name``, and it was accepted."""
         with self._lock:
             state = self._sessions.get(sid)
             if state is None:
                 return
-            for name, value in changes.items():
-                setattr(state, name, value)
+            state.greeting, state.helo_name = verb, name
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_auth(self, sid: int, user: str | None, mechanism: str | None) -> None:
+        """The client authenticated as ``user`` with ``mechanism``."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.auth_user, state.auth_mechanism = user, mechanism
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_tls(self, sid: int, version: str | None, cipher: str | None) -> None:
+        """TLS is in force with ``version`` and ``cipher``."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.tls_version, state.tls_cipher = version, cipher
             if self._waiters:
                 self.changed.notify_all()
 

@@ -32,6 +32,7 @@ from .protocol import (
     Command,
     Connection,
     ConnectionClosed,
+    Effect,
     Event,
     LocalProtocolError,
     MessageReceived,
@@ -88,7 +89,6 @@ class _Client:
         "partial",
         "paused",
         "peer",
-        "sender",
         "sid",
         "sock",
         "tls",
@@ -101,7 +101,6 @@ class _Client:
         self.core = core
         self.sid = sid
         self.peer = peer
-        self.sender: str | None = None  # of the transaction under way, once MAIL was accepted
         self.deadline = _NEVER
         self.out = bytearray()
         self.partial = 0  # content octets since the idle timer last restarted
@@ -828,11 +827,9 @@ class SMTPServer:
             self._arm(client)  # a whole record too
             client.out += tls_out.read()
             cipher = tls.cipher()
-            self._recorder.update_session(
-                client.sid, tls_version=tls.version(), tls_cipher=cipher[0] if cipher else None
-            )
+            self._recorder.record_tls(client.sid, tls.version(), cipher[0] if cipher else None)
             client.core.tls_started()
-            if self.options.implicit_tls and client.core.state is State.INITIAL and not client.core.greeted:
+            if self.options.implicit_tls and not client.core.greeted:
                 self._handle(client, None)
         chunks: list[bytes] = []
         while True:
@@ -983,7 +980,8 @@ class SMTPServer:
         return default if answer is None else Reply.coerce(answer)
 
     def _answer(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
-        """Record (message first, then reply), then queue the reply's bytes."""
+        """Send the reply through the core and record what it made happen (the
+        message first, then the reply), then queue the reply's bytes."""
         rec = self._recorder
         core = client.core
         # RFC 5321 §4.5.3.2.7: the timeout runs while the server awaits the next
@@ -991,37 +989,41 @@ class SMTPServer:
         # in a line byte by byte (slowloris) is cut off like an idle one.
         self._arm(client)
         client.partial = 0
-        if message is not None and 200 <= reply.code < 300:
+        if reply.code >= 400:
+            self._record_refusal(client, event, message, reply)  # with the sender as it stood
+        data = core.send(reply)
+        effect = core.effect
+        if effect is Effect.MESSAGE:
+            assert message is not None
             rec.record_message(message)
-        elif reply.code >= 400:
-            self._record_refusal(client, event, message, reply)
-        elif isinstance(event, Command) and event.verb == "MAIL":
-            client.sender = event.address
+        elif effect is Effect.GREETED:
+            assert core.greeting_verb is not None
+            rec.record_greeting(client.sid, core.greeting_verb, core.helo_name)
+        elif effect is Effect.AUTHENTICATED:
+            rec.record_auth(client.sid, core.auth_user, core.auth_mechanism)
         rec.record_reply(client.sid, reply)
-        self._queue(client, core.send(reply))
-        if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
-            rec.update_session(client.sid, helo_name=core.helo_name, greeting=core.greeting_verb)
-        elif reply.code == 235 and core.auth_user is not None:
-            rec.update_session(client.sid, auth_user=core.auth_user, auth_mechanism=core.auth_mechanism)
-        if core.starttls_pending:
+        self._queue(client, data)
+        if effect is Effect.STARTTLS:
             # RFC 3207 §4.2: the handshake starts right after the 220; the core
             # has dropped whatever plaintext the client pipelined behind STARTTLS.
             self._start_tls(client)
-        if core.state is State.CLOSED:
-            quit_ = isinstance(event, Command) and event.verb == "QUIT" and reply.code == 221
-            self._close_after_flush(client, Ending.QUIT if quit_ else Ending.SERVER_CLOSED)
+        elif effect is Effect.QUIT:
+            self._close_after_flush(client, Ending.QUIT)
+        elif effect is Effect.CLOSE:
+            self._close_after_flush(client, Ending.SERVER_CLOSED)
 
     def _record_refusal(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
         """Record a recipient or a message that a 4xx/5xx reply refused."""
         if message is not None:
             refusal = Refusal(client.sid, message.sender, None, message.recipients, reply)
         elif isinstance(event, Command) and event.verb == "RCPT":
-            in_transaction = client.core.state in (State.MAIL, State.RCPT)
+            core = client.core
+            in_transaction = core.state is State.MAIL or core.state is State.RCPT
             recipient = event.address
             if recipient is None:  # refused before it was parsed (out of sequence, say)
                 bracketed = _BRACKETED.search(event.argument)
                 recipient = bracketed.group(1) if bracketed else event.argument
-            refusal = Refusal(client.sid, client.sender if in_transaction else None, recipient, (), reply)
+            refusal = Refusal(client.sid, core.sender if in_transaction else None, recipient, (), reply)
         else:
             return
         self._recorder.record_refusal(refusal)

@@ -76,6 +76,10 @@ class ProtocolConfig:
     auth_required: bool = False
     #: AUTH only under TLS: 538 5.7.11 before it.
     auth_require_tls: bool = False
+    #: After the content, one reply per recipient, in RCPT order, instead of one
+    #: for the message (RFC 2033 §4.2, LMTP): see "Several replies for one event"
+    #: in :mod:`pytest_smtpd.protocol`.
+    reply_per_recipient: bool = False
 
     def __post_init__(self) -> None:
         unknown = {e.upper() for e in self.extensions} - set(KNOWN_EXTENSIONS)

@@ -1,65 +1,48 @@
-"""The connection: the loop that ties the pieces together."""
+"""The connection: the small loop that ties the pieces together.
+
+It frames command lines, hands each to its verb's parse-and-propose function
+(``_commands``), picks the content reader (``_readers``) when a reply starts
+the content, runs the AUTH exchange (``_auth``), and after each reply looks the
+change up in the state table (``_state.TRANSITIONS``) and applies its effect.
+"""
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
 
-from ._commands import (
-    _ADDR_TYPE,
-    _DOMAIN,
-    _LOCAL,
-    _MAIL_PARAMS,
-    _NOTIFY,
-    _PARAM,
-    _RCPT_PARAMS,
-    _UTF8_XTEXT,
-    _VERB,
-    _XTEXT,
-    _chunk_header,
-    _is_utf8,
-    _masked_auth,
-    _path_end,
+from . import _commands as verbs
+from ._config import AUTH_LINE_LIMIT, CLIENT_ERROR_CODES, COMMAND_LINE_LIMIT, ERROR_LIMIT, ProtocolConfig
+from ._events import (
+    AuthResponse,
+    Command,
+    ConnectionClosed,
+    Event,
+    LocalProtocolError,
+    MessageReceived,
+    Violation,
+    ViolationKind,
 )
-from ._config import (
-    AUTH_LINE_LIMIT,
-    CLIENT_ERROR_CODES,
-    COMMAND_LINE_LIMIT,
-    ERROR_LIMIT,
-    LINE_EXTENSIONS,
-    TEXT_LINE_LIMIT,
-    ProtocolConfig,
+from ._readers import ChunkReader, DataReader
+from ._replies import REPLIES, Reply, _reply
+from ._state import (
+    ALLOWED,
+    AUTH_RESPONSE,
+    BDAT_REFUSED,
+    CONTENT_END,
+    GREETING,
+    TRANSITIONS,
+    Effect,
+    State,
+    Transaction,
 )
-from ._events import AuthResponse, Command, ConnectionClosed, Event, LocalProtocolError, MessageReceived, Violation
-from ._readers import _Survey
-from ._replies import _GO_AHEAD, Reply, _reply
-from ._state import ALLOWED, State
 
 if TYPE_CHECKING:
-    from ._auth import AuthExchange, AuthResult, Challenge
+    from ._auth import AuthExchange
 
-
-class _Mode(enum.Enum):
-    LINE = 1
-    DATA = 2
-    CHUNK = 3
-    OVERLONG = 4  # discarding the rest of a command line over the limit
-
-
-@dataclass(slots=True)
-class _Transaction:
-    sender: str
-    params: dict[str, str | None]
-    smtputf8: bool
-    body: str
-    recipients: list[str] = field(default_factory=list)
-    rcpt_params: list[dict[str, str | None]] = field(default_factory=list)
-    rcpt_attempts: int = 0
-    chunks: bytearray = field(default_factory=bytearray)
-    chunk_size: int = 0  # total octets over all BDAT chunks, kept or not
-    failed: bool = False  # a BDAT chunk was refused
+_CLOSED: Final = State.CLOSED
+_NONE: Final = Effect.NONE
+_AUTH_RESPONSE: Final = AuthResponse()
 
 
 class Connection:
@@ -71,43 +54,21 @@ class Connection:
         out = conn.send(conn.greeting())
         conn.receive_data(data)
         while (event := conn.next_event()) is not None:
-            reply = decide(event, conn.default_reply())
-            out += conn.send(reply)
+            while conn.replies_due:
+                out += conn.send(decide(event, conn.default_reply()))
+
+    See the package docstring for the contract.
     """
 
     def __init__(self, config: ProtocolConfig | None = None) -> None:
         self.config = config or ProtocolConfig()
-        self.state = State.INITIAL
+        #: Where the session stands (see :data:`TRANSITIONS`).
+        self.state = State.CONNECTED
+        #: What the last reply sent made happen (see :class:`Effect`).
+        self.effect = Effect.NONE
         #: "HELO" or "EHLO" once the client greeted, with ``helo_name``.
         self.greeting_verb: str | None = None
         self.helo_name: str | None = None
-        self._buffer = bytearray()
-        self._mode = _Mode.LINE
-        self._eof = False
-        self._closed_event_sent = False
-        self._txn: _Transaction | None = None
-        self._pending: Event | None = None
-        self._default: Reply | None = None
-        #: Violations noticed and not taken yet (see :meth:`take_violations`).
-        self.pending_violations: list[Violation] = []
-        # DATA mode: the content so far, prefixed by the CRLF that ended the DATA
-        # line so that "CRLF.CRLF" and dot-stuffing need no special first line.
-        self._data = bytearray()
-        self._scan = 0
-        self._stuffed = 0  # stuffed dots seen before _counted
-        self._counted = 0
-        self._data_size = 0  # octets seen, whether kept or counted only
-        self._overflow = False
-        self._survey = _Survey()
-        self._chunk_command: Command | None = None
-        self._chunk_left = 0
-        self._chunk_last = False
-        self._chunk_refused = False
-        self._chunk_refusal: Reply | None = None
-        self._chunk_mark = 0  # length of the kept content before the current chunk
-        self._errors = 0  # client errors in a row, see ERROR_LIMIT
-        self._greeted = False
-        self._no_service = False
         #: True once TLS is in force (after STARTTLS, or from the start with implicit TLS).
         self.tls = False
         #: True between the 220 reply to STARTTLS and :meth:`tls_started`.
@@ -115,16 +76,38 @@ class Connection:
         #: The authenticated user and mechanism, once AUTH succeeded.
         self.auth_user: str | None = None
         self.auth_mechanism: str | None = None
-        self._auth: AuthExchange | None = None  # an exchange waiting for the client's line
-        self._auth_candidate: AuthExchange | None = None  # the AUTH command being answered
-        self._auth_outcome: AuthResult | None = None
+        #: The mail transaction under way, from MAIL to the reply after its content.
+        self.transaction: Transaction | None = None
+        #: Violations noticed and not taken yet (see :meth:`take_violations`).
+        self.pending_violations: list[Violation] = []
         # RFC 2034 §4: a server that supports the extension prefaces "almost all
         # response lines" with an enhanced code, "regardless of whether or not
         # EHLO is employed"; the exceptions are the greeting and the replies to
-        # HELO and EHLO (see _helo).
-        self._enhanced = "ENHANCEDSTATUSCODES" in self.config.extensions
+        # HELO and EHLO (see Replies.to).
+        self.replies = REPLIES["ENHANCEDSTATUSCODES" in self.config.extensions]
+        #: The extensions in force (after EHLO), kept up to date by the effects.
+        self.advertised: frozenset[str] = frozenset()
+        self._buffer = bytearray()
+        self._eof = False
+        self._closed_event_sent = False
+        # The content reader in use; None while reading command lines.
+        self._reader: DataReader | ChunkReader | None = None
+        # The BDAT chunk last read, while its reply is pending.
+        self._chunk: ChunkReader | None = None
+        # Dropping the rest of a command line over the limit, up to its LF.
+        self._overlong = False
         # The longest command line the reader takes in: see LINE_EXTENSIONS.
         self._read_limit = COMMAND_LINE_LIMIT
+        # The event waiting for its replies: the table's name for it, the
+        # proposal, how many replies it takes and those sent so far.
+        self._pending: Event | None = None
+        self._key = GREETING
+        self._default: Reply | None = None
+        self._due = 1
+        self._answers: list[Reply] = []
+        self._errors = 0  # client errors in a row, see ERROR_LIMIT
+        self._auth: AuthExchange | None = None  # an exchange waiting for the client's line
+        self._auth_candidate: AuthExchange | None = None  # the AUTH command being answered
         # The framing of the input is lost (a BDAT without a readable size):
         # whatever the reply, the session ends once it is sent.
         self._close_after_reply = False
@@ -133,13 +116,10 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes received from the client; ``b""`` means the client closed."""
-        if not data:
-            self._eof = True
-            return
-        if self._mode is _Mode.DATA and not self._overflow:
-            self._data += data
-        else:
+        if data:
             self._buffer += data
+        else:
+            self._eof = True
 
     def take_violations(self) -> list[Violation]:
         """The protocol violations noticed since the last call."""
@@ -149,45 +129,117 @@ class Connection:
     @property
     def buffered(self) -> int:
         """Octets received and not parsed yet (the content so far while in DATA)."""
-        return len(self._buffer) + len(self._data)
+        return len(self._buffer)
 
     @property
     def in_data(self) -> bool:
         """True while message content is being received (DATA or a BDAT chunk)."""
-        return self._mode in (_Mode.DATA, _Mode.CHUNK)
-
-    def next_event(self) -> Event | None:
-        """The next event, or None when more data is needed.
-
-        Each event must be answered with :meth:`send` before the next one.
-        """
-        if self._pending is not None:
-            raise LocalProtocolError(f"answer {self._pending!r} with send() before asking for the next event")
-        if self.state is State.CLOSED:
-            return None
-        if not self._buffer and self._mode is _Mode.LINE and not self._eof:
-            return None  # the usual answer after each command: nothing more yet
-        event = self._parse()
-        if event is None and self._eof and not self._closed_event_sent:
-            self._closed_event_sent = True
-            in_data = self.in_data or self.state is State.BDAT
-            self._abort_transaction()
-            self.state = State.CLOSED
-            return ConnectionClosed(in_data=in_data)
-        return event
-
-    def default_reply(self) -> Reply:
-        """The reply this core proposes for the pending event."""
-        if self._default is None:
-            raise LocalProtocolError("no event is waiting for a reply")
-        return self._default
-
-    # ----------------------------------------------------------------- output
+        return self._reader is not None
 
     @property
     def greeted(self) -> bool:
         """True once the greeting was sent."""
-        return self._greeted
+        return self.state is not State.CONNECTED
+
+    @property
+    def sender(self) -> str | None:
+        """The sender of the mail transaction under way, if any."""
+        txn = self.transaction
+        return txn.sender if txn is not None else None
+
+    def next_event(self) -> Event | None:
+        """The next event, or None when more data is needed (or before the greeting).
+
+        Each event must be answered with :meth:`send` (:attr:`replies_due` times)
+        before the next one.
+        """
+        if self._pending is not None:
+            raise LocalProtocolError(f"answer {self._pending!r} with send() before asking for the next event")
+        state = self.state
+        if state is _CLOSED or state is State.CONNECTED:
+            return None
+        if not self._buffer and self._reader is None and not self._eof:
+            return None  # the usual answer after each command: nothing more yet
+        event = self._next()
+        if event is None and self._eof and not self._closed_event_sent:
+            self._closed_event_sent = True
+            in_data = self._reader is not None or self.state is State.BDAT
+            self._abort_transaction()
+            self.state = _CLOSED
+            return ConnectionClosed(in_data=in_data)
+        return event
+
+    @property
+    def replies_due(self) -> int:
+        """How many more replies the pending event takes (0 when none is pending)."""
+        if self._default is None:
+            return 0
+        return self._due - len(self._answers)
+
+    def default_reply(self) -> Reply:
+        """The reply this core proposes for the pending event (for the next reply due)."""
+        if self._default is None:
+            raise LocalProtocolError("no event is waiting for a reply")
+        return self._default
+
+    def default_replies(self) -> tuple[Reply, ...]:
+        """The replies this core proposes for the pending event, one per reply due."""
+        return (self.default_reply(),) * self.replies_due
+
+    # ----------------------------------------------------------------- output
+
+    def greeting(self) -> Reply:
+        """The default greeting, RFC 5321 §4.2: ``220 <hostname> ESMTP``."""
+        return _reply(220, f"{self.config.hostname} ESMTP pytest-smtpd")
+
+    def send(self, reply: Reply | tuple[int, str]) -> bytes:
+        """Answer the pending event (or, first of all, send the greeting) and return
+        the bytes to send.
+
+        The reply decides the effect (:attr:`effect`): a positive reply makes the
+        command take effect; 421 (and 221 to QUIT) closes the session. An event
+        that takes several replies takes effect with its last one.
+        """
+        if type(reply) is not Reply:
+            reply = Reply.coerce(reply)
+        code = reply.code
+        if code < 400:
+            self._errors = 0
+        elif code in CLIENT_ERROR_CODES and reply == self._default:
+            self._errors += 1
+        event = self._pending
+        if event is None:
+            if self.state is not State.CONNECTED:
+                raise LocalProtocolError("no event is waiting for a reply")
+        elif self._due > 1:
+            answers = self._answers
+            answers.append(reply)
+            if len(answers) < self._due:
+                self.effect = _NONE
+                return reply.to_bytes()
+            # The table is looked up with the best of the replies (a message
+            # is accepted when any recipient was); a 421 among them closes.
+            codes = [answer.code for answer in answers]
+            code = 421 if 421 in codes else min(codes)
+            self._answers = []
+            self._due = 1
+        self._pending = self._default = None
+        state = self.state
+        found = TRANSITIONS.get((state, self._key, code)) or TRANSITIONS.get((state, self._key, code // 100))
+        if found is None:
+            effect = _NONE
+        else:
+            self.state, effect = found
+            if effect is not _NONE:
+                _EFFECTS[effect](self, event)
+        if code == 421 or self._close_after_reply:
+            # RFC 5321 §3.8: the server may close the connection after a 421.
+            self._close_after_reply = False
+            self._abort_transaction()
+            self.state = _CLOSED
+            effect = Effect.CLOSE
+        self.effect = effect
+        return reply.to_bytes()
 
     def tls_started(self) -> None:
         """The transport finished the TLS handshake.
@@ -202,195 +254,174 @@ class Connection:
         self.auth_user = None
         self.auth_mechanism = None
         self._auth = None
+        self.advertised = frozenset()
         self._read_limit = COMMAND_LINE_LIMIT
         self._abort_transaction()
-        if self._greeted and self.state is not State.CLOSED:
+        if self.state is not State.CONNECTED and self.state is not _CLOSED:
             self.state = State.INITIAL
-
-    def greeting(self) -> Reply:
-        """The default greeting, RFC 5321 §4.2: ``220 <hostname> ESMTP``."""
-        return _reply(220, f"{self.config.hostname} ESMTP pytest-smtpd")
-
-    def send(self, reply: Reply | tuple[int, str]) -> bytes:
-        """Answer the pending event (or the greeting) and return the bytes to send.
-
-        The reply decides the effect: a positive reply makes the command take
-        effect; 421 (and 221 to QUIT) closes the session.
-        """
-        if type(reply) is not Reply:
-            reply = Reply.coerce(reply)
-        event, default = self._pending, self._default
-        self._pending = self._default = None
-        if reply.code < 400:
-            self._errors = 0
-        elif reply == default and reply.code in CLIENT_ERROR_CODES:
-            self._errors += 1
-        if event is None:
-            if self._greeted:
-                raise LocalProtocolError("no event is waiting for a reply")
-            self._greeted = True
-            if reply.code == 421:
-                self.state = State.CLOSED
-            elif reply.code >= 400:
-                # RFC 5321 §3.1: after a 554 greeting the server waits for QUIT
-                # and answers 503 to anything else.
-                self._no_service = True
-            return reply.to_bytes()
-        if isinstance(event, Command):
-            self._apply(event, reply)
-        elif isinstance(event, AuthResponse):
-            self._auth_answered(reply)
-        elif isinstance(event, MessageReceived):
-            self._abort_transaction()
-            if self.state is not State.CLOSED:
-                self.state = State.READY
-        if reply.code == 421 or self._close_after_reply:
-            self._close_after_reply = False
-            self._abort_transaction()
-            self.state = State.CLOSED
-        return reply.to_bytes()
 
     def timeout_reply(self) -> Reply:
         """The reply sent before closing an idle session (RFC 5321 §4.5.3.2)."""
-        return self._r(421, "4.4.2", f"{self.config.hostname} Error: timeout exceeded")
+        return self.replies(421, "4.4.2", f"{self.config.hostname} Error: timeout exceeded")
 
     def shutdown_reply(self) -> Reply:
         """The reply sent to connected clients when the server stops."""
-        return self._r(421, "4.3.2", f"{self.config.hostname} Service shutting down")
+        return self.replies(421, "4.3.2", f"{self.config.hostname} Service shutting down")
 
     def error_reply(self) -> Reply:
         """The reply sent when deciding a reply raised an exception."""
-        return self._r(451, "4.3.0", "Internal server error")
+        return self.replies(451, "4.3.0", "Internal server error")
 
-    # ----------------------------------------------------------- internals
+    # ----------------------------------------------------------- reading
 
-    def _r(self, code: int, enhanced: str, text: str) -> Reply:
-        """A default reply, with its enhanced code when ENHANCEDSTATUSCODES is configured (RFC 2034 §4)."""
-        return _reply(code, f"{enhanced} {text}" if self._enhanced else text)
-
-    def _r_for(self, verb: str, code: int, enhanced: str, text: str) -> Reply:
-        """A default reply to ``verb``: RFC 2034 §4, none to HELO or EHLO has an enhanced code."""
-        if verb in ("HELO", "EHLO"):
-            return _reply(code, text)
-        return self._r(code, enhanced, text)
-
-    def _emit(self, event: Event, default: Reply) -> Event:
+    def _emit(self, event: Event, default: Reply, key: str) -> Event:
         if default.code in CLIENT_ERROR_CODES and self._errors + 1 >= ERROR_LIMIT:
             # Postfix's smtpd_hard_error_limit: a client that keeps getting it
             # wrong is broken or probing. RFC 5321 §3.8: the server may close
             # the connection after a 421 reply. This error is the last one.
-            default = self._r(421, "4.7.0", f"{self.config.hostname} Error: too many errors")
+            default = self.replies(421, "4.7.0", f"{self.config.hostname} Error: too many errors")
         self._pending = event
         self._default = default
+        self._key = key
         return event
 
-    def _violation(self, kind: str, detail: str) -> None:
-        self.pending_violations.append(Violation(kind, detail))
+    def _violation(self, kind: ViolationKind, detail: str) -> None:
+        self.pending_violations.append(Violation(kind.value, detail))
 
     def _abort_transaction(self) -> None:
-        self._txn = None
-        self._data = bytearray()
-        self._overflow = False
-        if self._mode is not _Mode.OVERLONG:
-            self._mode = _Mode.LINE
+        self.transaction = None
+        self._reader = None
 
-    def _parse(self) -> Event | None:
-        while True:
-            if self._mode is _Mode.LINE:
-                return self._parse_line()
-            if self._mode is _Mode.DATA:
-                return self._parse_data()
-            if self._mode is _Mode.CHUNK:
-                return self._parse_chunk()
-            # OVERLONG: drop everything up to the next LF, then answer 500.
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                self._buffer.clear()
-                return None
-            del self._buffer[: end + 1]
-            self._mode = _Mode.LINE
-            return self._emit(
-                Command("", "", line=b""),
-                self._r(500, "5.5.6", "Line too long"),
-            )
+    def _next(self) -> Event | None:
+        reader = self._reader
+        if reader is None:
+            if self._overlong:
+                return self._discard_overlong()
+            return self._line()
+        if not reader.read(self._buffer):
+            return None
+        self._reader = None  # what arrives before the reply is commands again
+        if type(reader) is DataReader:
+            self._buffer = reader.rest
+            if reader.violations:
+                self.pending_violations += reader.violations
+            return self._message(reader.command, reader.content, reader.size, reader.oversized)
+        assert type(reader) is ChunkReader
+        return self._chunk_read(reader)
 
-    def _parse_line(self) -> Event | None:
+    def _discard_overlong(self) -> Event | None:
+        """Drop everything up to the next LF, then answer 500."""
+        buf = self._buffer
+        end = buf.find(b"\n")
+        if end < 0:
+            buf.clear()
+            return None
+        del buf[: end + 1]
+        self._overlong = False
+        return self._emit(Command("", "", line=b""), self.replies(500, "5.5.6", "Line too long"), "")
+
+    def _line(self) -> Event | None:
         buf = self._buffer
         end = buf.find(b"\n")
         limit = AUTH_LINE_LIMIT if self._auth is not None else self._read_limit
         if end < 0:
             if len(buf) >= limit:
-                self._violation("line-too-long", f"command line over {limit} octets")
+                self._violation(ViolationKind.LINE_TOO_LONG, f"command line over {limit} octets")
                 buf.clear()
-                self._mode = _Mode.OVERLONG
-                return self._parse()
+                self._overlong = True
+                return self._discard_overlong()
             return None
         crlf = end > 0 and buf[end - 1] == 13
         raw = bytes(buf[: end - 1] if crlf else buf[:end])
         del buf[: end + 1]
         if len(raw) + 2 > limit:
             # How an overlong line ends is not looked at: when it arrives in
-            # pieces, its end is dropped unread (OVERLONG), and the violations
-            # must not depend on how the input was split.
-            self._violation("line-too-long", f"command line of {len(raw) + 2} octets")
+            # pieces, its end is dropped unread, and the violations must not
+            # depend on how the input was split.
             self._auth = None
-            return self._emit(Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self._r(500, "5.5.6", "Line too long"))
+            return self._too_long(raw)
         if not crlf:
-            self._violation("bare-lf", "command line ended by a bare LF")
+            self._violation(ViolationKind.BARE_LF, "command line ended by a bare LF")
         if self._auth is not None:
-            return self._auth_step(raw)
+            exchange = self._auth
+            reply = exchange.reply(exchange.respond(raw.decode("utf-8", "replace").strip()), self.replies)
+            return self._emit(_AUTH_RESPONSE, reply, AUTH_RESPONSE)
         return self._command(raw)
+
+    def _too_long(self, raw: bytes) -> Event:
+        self._violation(ViolationKind.LINE_TOO_LONG, f"command line of {len(raw) + 2} octets")
+        return self._emit(
+            Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self.replies(500, "5.5.6", "Line too long"), ""
+        )
 
     def _command(self, raw: bytes) -> Event | None:
         text = raw.decode("utf-8", "replace")
-        verb, _, argument = text.partition(" ")
+        word, _, argument = text.partition(" ")
         argument = argument.strip(" ")
-        if len(raw) + 2 > COMMAND_LINE_LIMIT and len(raw) + 2 > self._verb_limit(verb.upper()):
+        verb = word.upper()
+        if len(raw) + 2 > COMMAND_LINE_LIMIT and len(raw) + 2 > verbs.verb_limit(self.advertised, verb):
             # Within the reader's limit, over this verb's own (LINE_EXTENSIONS).
-            self._violation("line-too-long", f"command line of {len(raw) + 2} octets")
-            return self._emit(Command("", "", line=raw[:COMMAND_LINE_LIMIT]), self._r(500, "5.5.6", "Line too long"))
-        if not _VERB.fullmatch(verb):
-            cmd = Command(verb.upper(), argument, line=raw)
-            if b"\0" in raw or b"\r" in raw:
-                self._violation("bad-octet", "NUL or bare CR in a command line")
-            return self._emit(cmd, self._r(500, "5.5.2", "Error: command not recognized"))
-        verb = verb.upper()
-        if b"\0" in raw or b"\r" in raw:
-            self._violation("bad-octet", "NUL or bare CR in a command line")
-            bad = self._r_for(verb, 501, "5.5.2", "Syntax error: bad octet")
-            return self._emit(Command(verb, argument, line=raw), bad)
-        handler = _HANDLERS.get(verb)
-        if handler is None:
-            return self._emit(Command(verb, argument, line=raw), self._r(500, "5.5.2", "Error: command not recognized"))
-        cmd = Command(verb, argument, line=raw)
-        if verb == "AUTH":
-            # Refused or not, an AUTH line's initial response is a secret.
-            cmd = _masked_auth(verb, argument, raw)
-        if verb == "BDAT" and _chunk_header(argument)[0] is None:
-            return self._unframed_bdat(cmd)
-        if self._no_service and verb != "QUIT":
-            refusal = self._r_for(verb, 503, "5.5.1", "Error: no SMTP service here")
-        elif self.state not in ALLOWED[verb]:
-            refusal = self._out_of_sequence(cmd)
-        elif verb == "BDAT" and "CHUNKING" not in self._advertised():
-            refusal = self._r(502, "5.5.1", "Error: BDAT not offered")
-        else:
-            return handler(self, verb, argument, raw)
+            return self._too_long(raw)
+        bad_octet = b"\0" in raw or b"\r" in raw
+        # A verb of ours is ASCII: "ma\u0131l".upper() is "MAIL" too.
+        allowed = ALLOWED.get(verb) if word.isascii() else None
+        if allowed is None:
+            # Not a verb of ours (its name in any case matches, so it is a word).
+            if bad_octet:
+                self._violation(ViolationKind.BAD_OCTET, "NUL or bare CR in a command line")
+                if verbs._VERB.fullmatch(word):
+                    bad = self.replies(501, "5.5.2", "Syntax error: bad octet")
+                    return self._emit(Command(verb, argument, line=raw), bad, verb)
+            return self._emit(
+                Command(verb, argument, line=raw), self.replies(500, "5.5.2", "Error: command not recognized"), verb
+            )
+        if bad_octet:
+            self._violation(ViolationKind.BAD_OCTET, "NUL or bare CR in a command line")
+            bad = self.replies.to(verb, 501, "5.5.2", "Syntax error: bad octet")
+            return self._emit(
+                verbs.masked_auth(verb, argument, raw) if verb == "AUTH" else Command(verb, argument, line=raw),
+                bad,
+                verb,
+            )
         if verb == "BDAT":
-            # RFC 3030 §2: "If a failure occurs after a BDAT command is received,
-            # the receiver-SMTP MUST accept and discard the associated message
-            # data before sending the appropriate 5XX or 4XX code." The refusal
-            # is the reply to the whole BDAT, after its chunk.
-            return self._start_chunk(cmd, refusal)
-        return self._emit(cmd, refusal)
+            return self._bdat(Command(verb, argument, line=raw), allowed)
+        if self.state not in allowed:
+            refusal, found = verbs.out_of_sequence(self, verb)
+            if found is not None:
+                self.pending_violations.append(found)
+            cmd = verbs.masked_auth(verb, argument, raw) if verb == "AUTH" else Command(verb, argument, line=raw)
+            return self._emit(cmd, refusal, verb)
+        if verb == "AUTH":
+            cmd, reply, found, exchange = verbs.auth(self, verb, argument, raw)
+            self._auth_candidate = exchange
+        else:
+            cmd, reply, found = verbs.VERBS[verb](self, verb, argument, raw)
+        if found is not None:
+            self.pending_violations.append(found)
+        return self._emit(cmd, reply, verb)
 
-    def _verb_limit(self, verb: str) -> int:
-        """The longest command line ``verb`` may have with the extensions in force."""
-        extra = LINE_EXTENSIONS.get(verb)
-        if not extra:
-            return COMMAND_LINE_LIMIT
-        advertised = self._advertised()
-        return COMMAND_LINE_LIMIT + sum(octets for name, octets in extra if name in advertised)
+    def _bdat(self, cmd: Command, allowed: frozenset[State]) -> Event | None:
+        """Start reading a BDAT chunk (RFC 3030 §2), refused or not."""
+        size, last = verbs.chunk_header(cmd.argument)
+        if size is None:
+            return self._unframed_bdat(cmd)
+        refusal: Reply | None = None
+        if self.state not in allowed:
+            refusal, found = verbs.out_of_sequence(self, "BDAT")
+            if found is not None:
+                self.pending_violations.append(found)
+        elif "CHUNKING" not in self.advertised:
+            refusal = self.replies(502, "5.5.1", "Error: BDAT not offered")
+        elif last is None:
+            # RFC 3030 §2: the size is known, so the chunk is read and
+            # discarded before the 501, and the session stays in step.
+            refusal = self.replies(501, "5.5.4", "Syntax: BDAT <size> [LAST]")
+        # RFC 3030 §2: "If a failure occurs after a BDAT command is received,
+        # the receiver-SMTP MUST accept and discard the associated message
+        # data before sending the appropriate 5XX or 4XX code." The refusal
+        # is the reply to the whole BDAT, after its chunk.
+        self._reader = ChunkReader(cmd, size, bool(last), refusal, self.transaction, self.config.size_limit)
+        return self._next()
 
     def _unframed_bdat(self, cmd: Command) -> Event:
         """A BDAT whose chunk size cannot be read: the end of its chunk is unknowable.
@@ -404,451 +435,34 @@ class Connection:
         reply §4.2.3 gives for bad arguments (521, RFC 7504, is for a host that
         accepts no mail at all, and 421 would invite the same command again).
         """
-        self._violation("bdat-size", f"BDAT without a chunk size: {cmd.argument[:64]!r}")
+        self._violation(ViolationKind.BDAT_SIZE, f"BDAT without a chunk size: {cmd.argument[:64]!r}")
         self._close_after_reply = True
-        return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BDAT <size> [LAST]; no chunk size, closing connection"))
+        reply = self.replies(501, "5.5.4", "Syntax: BDAT <size> [LAST]; no chunk size, closing connection")
+        return self._emit(cmd, reply, BDAT_REFUSED)
 
-    def _out_of_sequence(self, cmd: Command) -> Reply:
-        verb = cmd.verb
-        if verb == "MAIL" and self.state is State.INITIAL:
-            text = "Error: send HELO/EHLO first"
-        elif verb == "MAIL":
-            text = "Error: nested MAIL command"
-        elif verb == "RCPT":
-            text = "Error: need MAIL command"
-        elif verb in ("DATA", "BDAT") and self.state is State.BDAT:
-            text = "Error: DATA not allowed after BDAT"
-        elif verb in ("DATA", "BDAT") and self._txn is not None and self._txn.rcpt_attempts:
-            self._violation("out-of-sequence", f"{verb} with no accepted recipient")
-            return self._r(554, "5.5.1", "Error: no valid recipients")
-        elif verb in ("DATA", "BDAT") and self._txn is not None:
-            text = "Error: need RCPT command"
-        elif verb in ("AUTH", "STARTTLS") and self.state is State.INITIAL:
-            text = "Error: send EHLO first"
-        elif verb in ("AUTH", "STARTTLS"):
-            text = f"Error: {verb} not allowed during a mail transaction"
-        else:
-            text = "Error: need MAIL command"
-        self._violation("out-of-sequence", f"{verb} in state {self.state.value}")
-        return self._r(503, "5.5.1", text)
-
-    # Command handlers: parse and propose; effects happen in _apply().
-
-    def _helo(self, verb: str, argument: str, raw: bytes) -> Event:
-        cmd = Command(verb, argument, line=raw)
-        domain = argument.split(" ", 1)[0]
-        if not domain:
-            return self._emit(cmd, self._r_for(verb, 501, "5.5.4", f"Syntax: {verb} hostname"))
-        if verb == "HELO":
-            return self._emit(cmd, _reply(250, self.config.hostname))
-        lines = [self.config.hostname]
-        ext = self.config.extensions
-        if "SIZE" in ext:
-            lines.append(f"SIZE {self.config.size_limit}")
-        lines.extend(
-            name
-            for name in ("PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN")
-            if name in ext
-        )
-        lines.extend(self._extra_ehlo_lines())
-        return self._emit(cmd, _reply(250, "\n".join(lines)))
-
-    def _extra_ehlo_lines(self) -> list[str]:
-        lines = []
-        if self.config.starttls and not self.tls:
-            lines.append("STARTTLS")
-        if self._auth_offered():
-            lines.append("AUTH " + " ".join(self.config.auth_mechanisms))
-        return lines
-
-    def _auth_offered(self) -> bool:
-        """RFC 4954 §4 and RFC 3207: AUTH is offered only where it may be used."""
-        config = self.config
-        if not config.users or not config.auth_mechanisms:
-            return False
-        return self.tls or not (config.auth_require_tls or config.tls_required)
-
-    def _simple(self, verb: str, argument: str, raw: bytes) -> Event:
-        cmd = Command(verb, argument, line=raw)
-        if verb == "NOOP":
-            return self._emit(cmd, self._r(250, "2.0.0", "OK"))
-        if verb == "RSET":
-            if argument:
-                return self._emit(cmd, self._r(501, "5.5.4", "Syntax: RSET"))
-            return self._emit(cmd, self._r(250, "2.0.0", "OK"))
-        if verb == "QUIT":
-            return self._emit(cmd, self._r(221, "2.0.0", "Bye"))
-        if verb == "HELP":
-            return self._emit(
-                cmd, self._r(214, "2.0.0", "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP")
-            )
-        # VRFY: RFC 5321 §3.5.3, 252 when the server will not verify.
-        if not argument:
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: VRFY address"))
-        return self._emit(cmd, self._r(252, "2.1.5", "Cannot VRFY user, but will accept message"))
-
-    def _parse_path(self, verb: str, argument: str, keyword: str) -> tuple[str | None, str, str]:
-        """Split ``FROM:<addr> params``; returns (address or None, params text, error)."""
-        if argument[: len(keyword)].upper() != keyword:
-            return None, "", f"Syntax: {verb} {keyword}<address>"
-        rest = argument[len(keyword) :].lstrip(" ")
-        if not rest.startswith("<"):
-            return None, "", f"Syntax: {verb} {keyword}<address>"
-        close = _path_end(rest)
-        if close < 0:
-            return None, "", f"Syntax: {verb} {keyword}<address>"
-        path, params = rest[1:close], rest[close + 1 :]
-        if params and not params.startswith(" "):
-            return None, "", f"Syntax: {verb} {keyword}<address>"
-        if path.startswith("@"):
-            # RFC 5321 §4.1.1.3 / §C: source routes are accepted and ignored.
-            colon = path.find(":")
-            if colon < 0:
-                return None, "", "Bad address syntax"
-            path = path[colon + 1 :]
-        return path, params.strip(" "), ""
-
-    def _check_address(self, address: str, allow_empty: bool) -> str:
-        """Empty string when valid, else the reason."""
-        if not address:
-            return "" if allow_empty else "Bad address syntax"
-        local, at, domain = address.rpartition("@")
-        if not at:
-            return "" if address.lower() == "postmaster" and not allow_empty else "Bad address syntax"
-        if not _LOCAL.fullmatch(local) or not _DOMAIN.fullmatch(domain):
-            return "Bad address syntax"
-        if len(local.encode("utf-8")) > 64:
-            return "Local part longer than 64 octets"
-        if len(domain.encode("utf-8")) > 255:
-            return "Domain longer than 255 octets"
-        return ""
-
-    def _parse_params(self, text: str, allowed: Mapping[str, str]) -> tuple[dict[str, str | None], Reply | None]:
-        params: dict[str, str | None] = {}
-        for item in text.split():
-            match = _PARAM.fullmatch(item)
-            if not match:
-                return params, self._r(501, "5.5.4", "Syntax error in parameters")
-            key, value = match.group(1).upper(), match.group(2)
-            extension = allowed.get(key)
-            if extension is None or extension not in self._advertised():
-                # The name is cut so that the reply line stays within RFC 5321 §4.5.3.1.5.
-                return params, self._r(555, "5.5.4", f"Unsupported parameter {key[:64]}")
-            if key in params:
-                # RFC 3461 §4.5, §5.1(a): a second RET or ENVID MUST get 501, a
-                # repeated NOTIFY or ORCPT SHOULD. No extension here defines a
-                # parameter that may repeat, so every repeat gets 501.
-                return params, self._r(501, "5.5.4", f"Duplicate parameter {key}")
-            params[key] = value
-        return params, None
-
-    def _advertised(self) -> frozenset[str]:
-        """Extensions in force: those advertised, once the client used EHLO."""
-        if self.greeting_verb != "EHLO":
-            return frozenset()
-        return self.config.extensions | frozenset(self._extra_extensions())
-
-    def _extra_extensions(self) -> tuple[str, ...]:
-        return ("AUTH",) if self._auth_offered() else ()
-
-    def _starttls(self, verb: str, argument: str, raw: bytes) -> Event:
-        cmd = Command(verb, argument, line=raw)
-        if not self.config.starttls:
-            return self._emit(cmd, self._r(502, "5.5.1", "Error: STARTTLS not offered"))
-        if self.tls:
-            return self._emit(cmd, self._r(503, "5.5.1", "Error: TLS already active"))
-        if argument:
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: STARTTLS"))
-        return self._emit(cmd, self._r(220, "2.0.0", "Ready to start TLS"))
-
-    def _auth_cmd(self, verb: str, argument: str, raw: bytes) -> Event:
-        parts = argument.split(" ")
-        mechanism = parts[0].upper()
-        initial = parts[1] if len(parts) > 1 else None
-        cmd = _masked_auth(verb, argument, raw)
-        config = self.config
-        if not config.users:
-            return self._emit(cmd, self._r(502, "5.5.1", "Error: AUTH not offered"))
-        if self.auth_mechanism is not None:
-            return self._emit(cmd, self._r(503, "5.5.1", "Error: already authenticated"))
-        if not mechanism or len(parts) > 2:
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"))
-        if not self.tls and config.starttls:
-            self._violation("auth-before-tls", f"AUTH {mechanism} before STARTTLS")
-        if not self.tls and (config.auth_require_tls or config.tls_required):
-            # RFC 4954 §6: 538 when the mechanism requires an encrypted connection.
-            return self._emit(cmd, self._r(538, "5.7.11", "Encryption required for requested authentication mechanism"))
-        if mechanism not in config.auth_mechanisms:
-            return self._emit(cmd, self._r(504, "5.5.4", "Unrecognized authentication type"))
-        from ._auth import AuthExchange  # only sessions that authenticate pay for hmac & co.
-
-        exchange = AuthExchange(mechanism, config.users, config.hostname, initial)
-        self._auth_candidate = exchange
-        return self._emit(cmd, self._auth_reply(exchange.start()))
-
-    def _auth_reply(self, outcome: Challenge | AuthResult) -> Reply:
-        from ._auth import Challenge
-
-        if isinstance(outcome, Challenge):
-            self._auth_outcome = None
-            return Reply(334, outcome.text)
-        self._auth_outcome = outcome
-        if outcome.ok:
-            return self._r(235, "2.7.0", "Authentication successful")
-        if outcome.problem == "cancelled":
-            return self._r(501, "5.7.0", "Authentication cancelled")
-        if outcome.problem == "malformed":
-            return self._r(501, "5.5.2", "Cannot decode response")
-        return self._r(535, "5.7.8", "Authentication credentials invalid")
-
-    def _auth_step(self, raw: bytes) -> Event:
-        exchange = self._auth
-        assert exchange is not None
-        return self._emit(AuthResponse(), self._auth_reply(exchange.respond(raw.decode("utf-8", "replace").strip())))
-
-    def _auth_answered(self, reply: Reply) -> None:
-        """The effect of the reply to an AUTH command or to a step of its exchange."""
-        exchange = self._auth or self._auth_candidate
-        if reply.code == 334 and exchange is not None and self._auth_outcome is None:
-            self._auth = exchange
-            return
-        if reply.code == 235 and exchange is not None:
-            outcome = self._auth_outcome
-            claimed = outcome.user if outcome is not None else exchange.claimed_user
-            self.auth_user = claimed if claimed is not None else ""
-            self.auth_mechanism = exchange.mechanism
-        self._auth = None
-        self._auth_candidate = None
-        self._auth_outcome = None
-
-    def _envelope(
-        self, verb: str, argument: str, raw: bytes, keyword: str, allowed: Mapping[str, str]
-    ) -> tuple[Command, Reply | None]:
-        """MAIL or RCPT parsed: the command, and the refusal when its path or parameters are bad."""
-        address, params_text, error = self._parse_path(verb, argument, keyword)
-        if address is None:
-            return Command(verb, argument, line=raw), self._r(501, "5.5.4", error)
-        mail = keyword == "FROM:"
-        reason = self._check_address(address, allow_empty=mail)
-        if reason:
-            # RFC 3463: X.1.7 bad sender's mailbox syntax, X.1.3 bad destination's.
-            bad = self._r(501, "5.1.7" if mail else "5.1.3", reason)
-            return Command(verb, argument, address=address, line=raw), bad
-        params, bad_params = self._parse_params(params_text, allowed)
-        return Command(verb, argument, address=address, params=params, line=raw), bad_params
-
-    def _mail(self, verb: str, argument: str, raw: bytes) -> Event:
-        if self.config.tls_required and not self.tls:
-            cmd = Command(verb, argument, line=raw)
-            return self._emit(cmd, self._r(530, "5.7.0", "Must issue a STARTTLS command first"))
-        if self.config.auth_required and self.auth_mechanism is None:
-            cmd = Command(verb, argument, line=raw)
-            return self._emit(cmd, self._r(530, "5.7.0", "Authentication required"))
-        cmd, bad = self._envelope(verb, argument, raw, "FROM:", _MAIL_PARAMS)
-        if bad is not None:
-            return self._emit(cmd, bad)
-        address, params = cmd.address, cmd.params
-        assert address is not None
-        size = params.get("SIZE")
-        if "SIZE" in params:
-            if size is None or not (size.isascii() and size.isdigit()):
-                return self._emit(cmd, self._r(501, "5.5.4", "Syntax: SIZE=<octets>"))
-            if int(size) > self.config.size_limit:
-                return self._emit(cmd, self._r(552, "5.3.4", "Message size exceeds fixed maximum message size"))
-        body = (params.get("BODY") or "").upper() if "BODY" in params else "7BIT"
-        if body not in ("7BIT", "8BITMIME") and not (body == "BINARYMIME" and "BINARYMIME" in self._advertised()):
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: BODY=7BIT|8BITMIME"))
-        if "SMTPUTF8" in params and params["SMTPUTF8"] is not None:
-            return self._emit(cmd, self._r(501, "5.5.4", "SMTPUTF8 takes no value"))
-        if "RET" in params and (params["RET"] or "").upper() not in ("FULL", "HDRS"):
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: RET=FULL|HDRS"))
-        if "ENVID" in params and not _XTEXT.fullmatch(params["ENVID"] or "-"):
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: ENVID=xtext"))
-        if not address.isascii() and "SMTPUTF8" not in params:
-            # RFC 6531 §3.5: a non-ASCII reverse-path without SMTPUTF8 is
-            # refused with 550 at MAIL (553 at RCPT), enhanced code X.6.7.
-            self._violation("non-ascii-address", f"MAIL FROM:<{address}> without SMTPUTF8")
-            return self._emit(cmd, self._r(550, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
-        if not address.isascii() and not _is_utf8(raw):
-            return self._emit(cmd, self._not_utf8("MAIL", "5.1.7"))
-        return self._emit(cmd, self._r(250, "2.1.0", "OK"))
-
-    def _rcpt(self, verb: str, argument: str, raw: bytes) -> Event:
-        assert self._txn is not None
-        cmd, bad = self._envelope(verb, argument, raw, "TO:", _RCPT_PARAMS)
-        if bad is not None:
-            return self._emit(cmd, bad)
-        address, params = cmd.address, cmd.params
-        assert address is not None
-        if "NOTIFY" in params:
-            # RFC 3461 §4.1: notify-esmtp-value = "NEVER" / 1#notify-list-element;
-            # an RFC 822 "#" list, where null elements are allowed (RFC 822 §2.7).
-            values = {v.upper() for v in (params["NOTIFY"] or "").split(",") if v}
-            if not values or not values <= _NOTIFY or ("NEVER" in values and len(values) > 1):
-                return self._emit(cmd, self._r(501, "5.5.4", "Syntax: NOTIFY=NEVER|SUCCESS,FAILURE,DELAY"))
-        if "ORCPT" in params and not self._valid_orcpt(params["ORCPT"] or ""):
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: ORCPT=addr-type;xtext"))
-        if not address.isascii() and not self._txn.smtputf8:
-            self._violation("non-ascii-address", f"RCPT TO:<{address}> without SMTPUTF8")
-            return self._emit(cmd, self._r(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"))
-        if not address.isascii() and not _is_utf8(raw):
-            return self._emit(cmd, self._not_utf8("RCPT", "5.1.3"))
-        if len(self._txn.recipients) >= self.config.max_recipients:
-            return self._emit(cmd, self._r(452, "4.5.3", "Too many recipients"))
-        return self._emit(cmd, self._r(250, "2.1.5", "OK"))
-
-    def _valid_orcpt(self, value: str) -> bool:
-        """RFC 3461 §4.2: ``original-recipient-address = addr-type ";" xtext``."""
-        addr_type, semicolon, address = value.partition(";")
-        if not semicolon or not _ADDR_TYPE.fullmatch(addr_type):
-            return False
-        if self._txn is not None and self._txn.smtputf8 and addr_type.lower() == "utf-8":
-            return _UTF8_XTEXT.fullmatch(address) is not None
-        return _XTEXT.fullmatch(address) is not None
-
-    def _not_utf8(self, verb: str, enhanced: str) -> Reply:
-        # RFC 6531 §3.3: with SMTPUTF8 an address is UTF-8; other octets are a syntax error.
-        self._violation("bad-octet", f"{verb} address is not valid UTF-8")
-        return self._r(501, enhanced, "Bad address syntax: not UTF-8")
-
-    def _data_cmd(self, verb: str, argument: str, raw: bytes) -> Event:
-        assert self._txn is not None
-        cmd = Command(verb, argument, line=raw)
-        if argument:
-            return self._emit(cmd, self._r(501, "5.5.4", "Syntax: DATA"))
-        if self._txn.body == "BINARYMIME":
-            # RFC 3030 §3: BINARYMIME content goes by BDAT only.
-            return self._emit(cmd, self._r(503, "5.5.1", "Error: BINARYMIME requires BDAT"))
-        return self._emit(cmd, _GO_AHEAD)
-
-    def _bdat(self, verb: str, argument: str, raw: bytes) -> Event | None:
-        return self._start_chunk(Command(verb, argument, line=raw), None)
-
-    def _start_chunk(self, cmd: Command, refusal: Reply | None) -> Event | None:
-        """Read the chunk of a BDAT whose size is known; ``refusal`` answers it after its chunk."""
-        size, last = _chunk_header(cmd.argument)
-        assert size is not None
-        if last is None and refusal is None:
-            # RFC 3030 §2: the size is known, so the chunk is read and
-            # discarded before the 501, and the session stays in step.
-            refusal = self._r(501, "5.5.4", "Syntax: BDAT <size> [LAST]")
-        self._chunk_command = cmd
-        self._chunk_mark = len(self._txn.chunks) if self._txn is not None else 0
-        self._chunk_left = size
-        self._chunk_last = bool(last)
-        self._chunk_refused = refusal is not None
-        self._chunk_refusal = refusal
-        self._mode = _Mode.CHUNK
-        return self._parse()
-
-    def _parse_chunk(self) -> Event | None:
-        take = min(self._chunk_left, len(self._buffer))
-        txn = self._txn
-        if take:
-            if not self._chunk_refused and txn is not None:
-                if txn.chunk_size + take <= self.config.size_limit:
-                    txn.chunks += self._buffer[:take]
-                txn.chunk_size += take
-            del self._buffer[:take]
-            self._chunk_left -= take
-        if self._chunk_left:
-            return None
-        self._mode = _Mode.LINE
-        cmd = self._chunk_command
-        assert cmd is not None
-        if self._chunk_refused or txn is None:
-            refusal = self._chunk_refusal or self._r(503, "5.5.1", "Error: need RCPT command")
-            self._chunk_refusal = None
-            return self._emit(cmd, refusal)
+    def _chunk_read(self, reader: ChunkReader) -> Event:
+        """A whole chunk is in: propose the reply to its BDAT, or end the message."""
+        self._chunk = reader
+        cmd, txn, r = reader.command, reader.transaction, self.replies
+        if reader.refusal is not None or txn is None:
+            return self._emit(cmd, reader.refusal or r(503, "5.5.1", "Error: need RCPT command"), BDAT_REFUSED)
         over = txn.chunk_size > self.config.size_limit
         if txn.failed and not over:
-            return self._emit(cmd, self._r(503, "5.5.1", "Error: an earlier BDAT failed; send RSET"))
-        if not self._chunk_last:
+            return self._emit(
+                cmd,
+                r(503, "5.5.1", "Error: an earlier BDAT failed; send RSET"),
+                BDAT_REFUSED if reader.last else "BDAT",
+            )
+        if not reader.last:
             if over:
-                return self._emit(cmd, self._r(552, "5.3.4", "Message size exceeds fixed maximum message size"))
-            return self._emit(cmd, self._r(250, "2.0.0", f"{txn.chunk_size} octets received"))
+                return self._emit(cmd, r(552, "5.3.4", "Message size exceeds fixed maximum message size"), "BDAT")
+            return self._emit(cmd, r(250, "2.0.0", f"{txn.chunk_size} octets received"), "BDAT")
         data = b"" if over else bytes(txn.chunks)
         txn.chunks = bytearray()
         return self._message(cmd, data, txn.chunk_size, over)
 
-    def _parse_data(self) -> Event | None:
-        if self._overflow:
-            return self._count_data()
-        data = self._data
-        end = data.find(b"\r\n.\r\n", max(self._scan - 4, 0))
-        if end < 0:
-            self._scan = len(data)
-            if len(data) - 4 <= self.config.size_limit:
-                # All but the last four octets are content: check them now,
-                # while the rest arrives, rather than all at the end.
-                self._survey.scan(data, len(data) - 4)
-                return None
-            # With no end marker here, every "CRLF." wholly before the last two
-            # octets starts a dot-stuffed line: count them, each once.
-            self._stuffed += data.count(b"\r\n.", max(self._counted - 2, 0), len(data) - 2)
-            self._counted = len(data) - 2
-            if len(data) - 4 - self._stuffed > self.config.size_limit:
-                # The content is surely over the limit whatever follows: from
-                # now on count it and keep none of it, so memory stays bounded.
-                self._overflow = True
-                self._buffer = data
-                self._data = bytearray()
-                self._data_size = -2  # the CRLF of the DATA line, not content
-                return self._count_data()
-            return None
-        survey = self._survey
-        survey.scan(data, end + 2)
-        rest = data[end + 5 :]
-        del data[end + 2 :]
-        self._buffer = rest
-        if survey.stuffed:
-            # RFC 5321 §4.5.2: "If the first character is a period and there are
-            # other characters on the line, the first character is deleted."
-            data = data.replace(b"\r\n.", b"\r\n")
-        del data[:2]
-        self._data = bytearray()
-        content = bytes(data)
-        if content and self._txn is not None:
-            self._report_content(content, survey, self._txn)
-        return self._end_data(content, oversized=len(data) > self.config.size_limit)
-
-    def _count_data(self) -> Event | None:
-        """Over ``size_limit``: count the unstuffed octets, keep only what a split end marker needs."""
-        buf = self._buffer
-        end = buf.find(b"\r\n.\r\n")
-        if end < 0:
-            drop = max(len(buf) - 4, 0)
-            self._data_size += drop - buf.count(b"\r\n.", 0, drop + 2)
-            del buf[:drop]
-            return None
-        self._data_size += end + 2 - buf.count(b"\r\n.", 0, end + 2)
-        del buf[: end + 5]
-        return self._end_data(b"", oversized=True)
-
-    def _end_data(self, content: bytes, oversized: bool) -> Event:
-        txn = self._txn
-        assert txn is not None
-        assert self._chunk_command is not None
-        # What arrives before the message is answered is commands again.
-        self._mode = _Mode.LINE
-        size = self._data_size if oversized and not content else len(content)
-        return self._message(self._chunk_command, b"" if oversized else content, size, oversized)
-
-    def _report_content(self, content: bytes, survey: _Survey, txn: _Transaction) -> None:
-        """Record bare CR/LF, overlong lines and undeclared 8-bit data, from the survey."""
-        bare_lf = survey.lf != survey.crlf
-        if bare_lf:
-            self._violation("bare-lf", "bare LF in message content")
-        if survey.cr != survey.crlf:
-            self._violation("bare-cr", "bare CR in message content")
-        # Lines end at CRLF only; the survey found a place where one might be too long.
-        if (bare_lf or survey.maybe_long) and max(map(len, content.split(b"\r\n"))) > TEXT_LINE_LIMIT - 2:
-            self._violation("line-too-long", f"message content line over {TEXT_LINE_LIMIT} octets")
-        if txn.body == "7BIT" and not survey.ascii:
-            self._violation("8bit-data", "8-bit message content without BODY=8BITMIME")
-
     def _message(self, cmd: Command, data: bytes, size: int, oversized: bool) -> Event:
-        txn = self._txn
+        txn = self.transaction
         assert txn is not None
         event = MessageReceived(
             command=cmd,
@@ -859,91 +473,128 @@ class Connection:
             data=data,
             size=size,
         )
+        r = self.replies
         if oversized:
-            default = self._r(552, "5.3.4", "Message size exceeds fixed maximum message size")
+            default = r(552, "5.3.4", "Message size exceeds fixed maximum message size")
         else:
-            default = self._r(250, "2.0.0", f"OK: {size} octets queued")
-        return self._emit(event, default)
+            default = r(250, "2.0.0", f"OK: {size} octets queued")
+        self._emit(event, default, CONTENT_END)
+        if self.config.reply_per_recipient and event.recipients:
+            self._due = len(event.recipients)
+        return event
 
-    # Effects of a reply.
+    # ------------------------------------------------------------ effects
 
-    def _apply(self, cmd: Command, reply: Reply) -> None:
-        verb, ok = cmd.verb, 200 <= reply.code < 300
-        if verb in ("HELO", "EHLO") and ok:
-            self.greeting_verb = verb
-            self.helo_name = cmd.main_argument
-            self._abort_transaction()
-            self.state = State.READY
-            self._read_limit = max(map(self._verb_limit, LINE_EXTENSIONS))
-        elif verb == "MAIL" and ok:
-            params = dict(cmd.params)
-            self._txn = _Transaction(
-                sender=cmd.address if cmd.address is not None else cmd.argument,
-                params=params,
-                smtputf8="SMTPUTF8" in params,
-                body=(params.get("BODY") or "7BIT").upper(),
-            )
-            self.state = State.MAIL
-        elif verb == "RCPT" and self._txn is not None:
-            self._txn.rcpt_attempts += 1
-            if ok:
-                self._txn.recipients.append(cmd.address if cmd.address is not None else cmd.argument)
-                self._txn.rcpt_params.append(dict(cmd.params))
-                self.state = State.RCPT
-        elif verb == "DATA" and reply.code == 354 and self._txn is not None:
-            self._mode = _Mode.DATA
-            self._chunk_command = cmd
-            # The content starts right after this line; what was pipelined
-            # behind DATA is already in the buffer.
-            self._data = bytearray(b"\r\n")
-            self._data += self._buffer
-            self._buffer = bytearray()
-            self._scan = 0
-            self._stuffed = self._counted = 0
-            self._data_size = 0
-            self._overflow = False
-            self._survey = _Survey()
-            self.state = State.DATA
-        elif verb == "BDAT" and self._txn is not None:
-            if not ok and self.state in (State.RCPT, State.BDAT):
-                # RFC 3030 §2: "If a 5XX or 4XX code is received by the
-                # sender-SMTP in response to a BDAT chunk, the transaction
-                # should be considered failed": no chunk of it is kept, and
-                # more chunks get 503 until RSET.
-                del self._txn.chunks[self._chunk_mark :]
-                self._txn.failed = True
-            elif ok and not self._chunk_refused and self.state is State.RCPT and not self._chunk_last:
-                self.state = State.BDAT
-        elif verb == "RSET" and ok:
-            self._abort_transaction()
-            if self.state is not State.INITIAL:
-                self.state = State.READY
-        elif verb == "QUIT" and reply.code == 221:
-            self._abort_transaction()
-            self.state = State.CLOSED
-        elif verb == "AUTH":
-            self._auth_answered(reply)
-        elif verb == "STARTTLS" and reply.code == 220:
-            if self._buffer:
-                # RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined behind
-                # STARTTLS must not be taken as coming over TLS: drop it.
-                self._violation("starttls-injection", f"{len(self._buffer)} octets pipelined after STARTTLS")
-                self._buffer.clear()
-            self.starttls_pending = True
+    def _greeted(self, event: Event | None) -> None:
+        assert isinstance(event, Command)
+        self.greeting_verb = event.verb
+        self.helo_name = event.main_argument
+        self._abort_transaction()
+        self.advertised = verbs.advertised(self.config, event.verb, self.tls)
+        self._read_limit = verbs.read_limit(self.advertised)
+
+    def _reset(self, event: Event | None) -> None:
+        self._abort_transaction()
+
+    def _transaction(self, event: Event | None) -> None:
+        assert isinstance(event, Command)
+        params = dict(event.params)
+        self.transaction = Transaction(
+            sender=event.address if event.address is not None else event.argument,
+            params=params,
+            smtputf8="SMTPUTF8" in params,
+            body=(params.get("BODY") or "7BIT").upper(),
+        )
+
+    def _recipient(self, event: Event | None) -> None:
+        assert isinstance(event, Command)
+        txn = self.transaction
+        assert txn is not None
+        txn.rcpt_attempts += 1
+        txn.recipients.append(event.address if event.address is not None else event.argument)
+        txn.rcpt_params.append(dict(event.params))
+
+    def _recipient_refused(self, event: Event | None) -> None:
+        txn = self.transaction
+        assert txn is not None
+        txn.rcpt_attempts += 1
+
+    def _content(self, event: Event | None) -> None:
+        assert isinstance(event, Command)
+        txn = self.transaction
+        assert txn is not None
+        # The content starts right after this line; what was pipelined behind
+        # DATA is already in the buffer.
+        data = bytearray(b"\r\n")
+        data += self._buffer
+        self._buffer = data
+        self._reader = DataReader(event, self.config.size_limit, seven_bit=txn.body == "7BIT")
+
+    def _chunk_failed(self, event: Event | None) -> None:
+        # RFC 3030 §2: "If a 5XX or 4XX code is received by the sender-SMTP in
+        # response to a BDAT chunk, the transaction should be considered
+        # failed": no chunk of it is kept, and more chunks get 503 until RSET.
+        txn, chunk = self.transaction, self._chunk
+        if txn is not None:
+            if chunk is not None:
+                del txn.chunks[chunk.mark :]
+            txn.failed = True
+
+    def _message_done(self, event: Event | None) -> None:
+        self._abort_transaction()
+
+    def _auth_challenge(self, event: Event | None) -> None:
+        exchange = self._auth or self._auth_candidate
+        if exchange is not None and exchange.outcome is None:
+            self._auth = exchange
+            self._auth_candidate = None
+            return
+        self._auth_ended(event)
+
+    def _authenticated(self, event: Event | None) -> None:
+        exchange = self._auth or self._auth_candidate
+        if exchange is not None:
+            outcome = exchange.outcome
+            claimed = outcome.user if outcome is not None else exchange.claimed_user
+            self.auth_user = claimed if claimed is not None else ""
+            self.auth_mechanism = exchange.mechanism
+        self._auth_ended(event)
+
+    def _auth_ended(self, event: Event | None) -> None:
+        self._auth = None
+        self._auth_candidate = None
+
+    def _starttls(self, event: Event | None) -> None:
+        if self._buffer:
+            # RFC 3207 §4.2 / CVE-2011-0411: plaintext pipelined behind
+            # STARTTLS must not be taken as coming over TLS: drop it.
+            self._violation(ViolationKind.STARTTLS_INJECTION, f"{len(self._buffer)} octets pipelined after STARTTLS")
+            self._buffer.clear()
+        self.starttls_pending = True
+
+    def _quit(self, event: Event | None) -> None:
+        self._abort_transaction()
+
+    def _nothing(self, event: Event | None) -> None:
+        pass
 
 
-_HANDLERS = {
-    "HELO": Connection._helo,
-    "EHLO": Connection._helo,
-    "MAIL": Connection._mail,
-    "RCPT": Connection._rcpt,
-    "DATA": Connection._data_cmd,
-    "BDAT": Connection._bdat,
-    "RSET": Connection._simple,
-    "NOOP": Connection._simple,
-    "QUIT": Connection._simple,
-    "VRFY": Connection._simple,
-    "HELP": Connection._simple,
-    "STARTTLS": Connection._starttls,
-    "AUTH": Connection._auth_cmd,
+#: How the connection applies each effect of :data:`TRANSITIONS`.
+_EFFECTS: Final[dict[Effect, Callable[[Connection, Event | None], None]]] = {
+    Effect.NO_SERVICE: Connection._nothing,
+    Effect.GREETED: Connection._greeted,
+    Effect.RESET: Connection._reset,
+    Effect.TRANSACTION: Connection._transaction,
+    Effect.RECIPIENT: Connection._recipient,
+    Effect.RECIPIENT_REFUSED: Connection._recipient_refused,
+    Effect.CONTENT: Connection._content,
+    Effect.CHUNK: Connection._nothing,
+    Effect.FAILED: Connection._chunk_failed,
+    Effect.MESSAGE: Connection._message_done,
+    Effect.MESSAGE_REFUSED: Connection._message_done,
+    Effect.AUTH_CHALLENGE: Connection._auth_challenge,
+    Effect.AUTHENTICATED: Connection._authenticated,
+    Effect.AUTH_ENDED: Connection._auth_ended,
+    Effect.STARTTLS: Connection._starttls,
+    Effect.QUIT: Connection._quit,
 }

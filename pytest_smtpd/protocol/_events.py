@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -74,13 +75,40 @@ class ConnectionClosed:
 Event = Command | MessageReceived | AuthResponse | ConnectionClosed
 
 
+class ViolationKind(str, enum.Enum):
+    """The kinds of :class:`Violation`; ``Violation.kind`` is the value, a plain string."""
+
+    #: A bare LF: a command line or a line of content ended by LF alone.
+    BARE_LF = "bare-lf"
+    #: A CR not followed by LF in message content.
+    BARE_CR = "bare-cr"
+    #: A command line over its limit, or a content line over 1000 octets (RFC 5321 §4.5.3.1).
+    LINE_TOO_LONG = "line-too-long"
+    #: 8-bit message content without ``BODY=8BITMIME`` (RFC 6152).
+    EIGHT_BIT_DATA = "8bit-data"
+    #: A non-ASCII address without ``SMTPUTF8`` (RFC 6531 §3.5).
+    NON_ASCII_ADDRESS = "non-ascii-address"
+    #: A command its state does not allow.
+    OUT_OF_SEQUENCE = "out-of-sequence"
+    #: NUL or a bare CR in a command line, or an address that is not UTF-8.
+    BAD_OCTET = "bad-octet"
+    #: AUTH before STARTTLS where TLS is offered.
+    AUTH_BEFORE_TLS = "auth-before-tls"
+    #: A BDAT whose chunk size cannot be read: the connection is closed.
+    BDAT_SIZE = "bdat-size"
+    #: Plaintext pipelined behind STARTTLS (RFC 3207 §4.2): dropped.
+    STARTTLS_INJECTION = "starttls-injection"
+    #: The transport's own: a failed TLS handshake, and TLS errors after it.
+    TLS_HANDSHAKE = "tls-handshake"
+    TLS = "tls"
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """A client protocol violation, e.g. a bare LF in the message content.
 
-    ``kind`` is one of ``bare-lf``, ``bare-cr``, ``line-too-long``, ``8bit-data``,
-    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``,
-    ``bdat-size`` (a BDAT whose chunk size cannot be read: the connection is closed).
+    ``kind`` is the value of one of the :class:`ViolationKind` members (``bare-lf``,
+    ``line-too-long``, ``out-of-sequence``, ...), a plain string.
     """
 
     kind: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from ._config import REPLY_LINE_LIMIT
 
@@ -90,3 +91,34 @@ def _reply(code: int, text: str) -> Reply:
         if len(_REPLIES) < _REPLIES_KEPT:
             _REPLIES[key] = reply
     return reply
+
+
+class Replies:
+    """The core's own replies for one configuration: with the enhanced status code
+    in front of the text when ENHANCEDSTATUSCODES is configured (RFC 2034 §4)."""
+
+    __slots__ = ("_cache", "enhanced")
+
+    def __init__(self, enhanced: bool) -> None:
+        self.enhanced = enhanced
+        self._cache: dict[tuple[int, str, str], Reply] = {}
+
+    def __call__(self, code: int, enhanced: str, text: str) -> Reply:
+        """The reply ``code`` with ``text``, and ``enhanced`` before it when in force."""
+        key = (code, enhanced, text)
+        reply = self._cache.get(key)
+        if reply is None:
+            reply = _reply(code, f"{enhanced} {text}" if self.enhanced else text)
+            if len(self._cache) < _REPLIES_KEPT:
+                self._cache[key] = reply
+        return reply
+
+    def to(self, verb: str, code: int, enhanced: str, text: str) -> Reply:
+        """A reply to ``verb``: RFC 2034 §4, none to HELO or EHLO has an enhanced code."""
+        if verb in ("HELO", "EHLO"):
+            return _reply(code, text)
+        return self(code, enhanced, text)
+
+
+#: One set per setting of ENHANCEDSTATUSCODES, shared by every connection.
+REPLIES: Final = {True: Replies(True), False: Replies(False)}

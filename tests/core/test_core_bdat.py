@@ -207,7 +207,7 @@ def test_bdat_huge_chunk_is_not_kept() -> None:
     for _ in range(99):
         assert driver.feed(b"z" * 1000) == b""
         assert len(driver.conn._buffer) == 0
-        txn = driver.conn._txn
+        txn = driver.conn.transaction
         assert txn is not None
         assert len(txn.chunks) <= config.size_limit
     out = driver.feed(b"z" * 1000 + b"NOOP\r\n")

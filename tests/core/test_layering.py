@@ -26,9 +26,10 @@ NEVER_IMPORTS = {
 #: The protocol package's own layers, lowest first: a module imports only from
 #: layers below its own (so there are no cycles, and the connection is on top).
 CORE_LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"_config", "_events", "_state", "_auth"}),
+    frozenset({"_config", "_events", "_state"}),
     frozenset({"_replies"}),
-    frozenset({"_readers", "_commands"}),
+    frozenset({"_readers", "_auth"}),
+    frozenset({"_commands"}),
     frozenset({"_connection"}),
     frozenset({"__init__"}),
 )
