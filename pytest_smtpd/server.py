@@ -62,6 +62,11 @@ _OUTPUT_HIGH_WATER = 1024 * 1024
 #: While a reply is delayed, stop reading once the core holds this much unparsed input.
 _INPUT_HIGH_WATER = 1024 * 1024
 _NEVER = float("inf")
+# The effects the server acts on, as module globals: a member looked up on its
+# Enum class costs a metaclass __getattr__ hook (Python 3.11) on every reply.
+_MESSAGE, _GREETED, _AUTHENTICATED, _STARTTLS = Effect.MESSAGE, Effect.GREETED, Effect.AUTHENTICATED, Effect.STARTTLS
+#: The effects that end the session once the reply is sent, and how it ended.
+_ENDINGS = {Effect.QUIT: Ending.QUIT, Effect.CLOSE: Ending.SERVER_CLOSED}
 #: Seconds to stop accepting after accept() failed for want of descriptors or memory.
 _ACCEPT_RETRY = 0.1
 
@@ -863,33 +868,33 @@ class SMTPServer:
 
     def _pump(self, client: _Client) -> None:
         """Answer every complete command or message the client has sent."""
-        core = client.core
-        while not client.paused and client.closing is None and client.sid in self._clients:
+        core, clients, sid = client.core, self._clients, client.sid
+        while not client.paused and client.closing is None and sid in clients:
             try:
                 event = core.next_event()
             except LocalProtocolError as exc:  # pragma: no cover - a bug in the server
-                self._error(exc, client.sid, "protocol core")
+                self._error(exc, sid, "protocol core")
                 self._close(client, Ending.ERROR)
                 return
             if core.pending_violations:
-                self._recorder.record_violations(client.sid, core.take_violations())
+                self._recorder.record_violations(sid, core.take_violations())
             if event is None:
                 break
-            if isinstance(event, ConnectionClosed):
+            if type(event) is ConnectionClosed:
                 # A client that only shut down its sending side still reads the
                 # replies to what it sent (those queued after a delay, say).
                 self._send_now(client)
                 self._close(client, Ending.CLIENT_CLOSED)
                 return
             self._handle(client, event)
-        if client.sid in self._clients:
+        if sid in clients:
             self._flush(client)
 
     def _handle(self, client: _Client, event: Event | None) -> None:
         """Record the event, find the rule for it, and reply now or after its delay."""
         __tracebackhide__ = True  # a hook's or predicate's error shows the user's code
         rec = self._recorder
-        if isinstance(event, AuthResponse):
+        if type(event) is AuthResponse:
             # A step of an AUTH exchange: masked in the records, answered by the core.
             rec.record_client_line(client.sid, "****")
             self._answer(client, event, None, client.core.default_reply())
@@ -897,12 +902,12 @@ class SMTPServer:
         message: Message | None = None
         rule: Rule | None = None
         try:
-            if event is None:
-                rule = self._rules.find_connect(client.peer[0])
-            elif isinstance(event, Command):
+            if type(event) is Command:
                 rec.record_command(client.sid, event)
                 rule = self._rules.find_command(event.verb, event) if event.verb else None
-            elif isinstance(event, MessageReceived):
+            elif event is None:
+                rule = self._rules.find_connect(client.peer[0])
+            elif type(event) is MessageReceived:
                 bdat = event.command.verb == "BDAT"
                 if bdat:
                     rec.record_command(client.sid, event.command)
@@ -927,7 +932,8 @@ class SMTPServer:
         hooks = self.hooks
         if rule is None and (hooks is None or (hooks.reply is None and hooks.message is None)):
             # The common case, nothing scripted: the core's own reply.
-            self._answer(client, event, message, self._default(client, event))
+            core = client.core
+            self._answer(client, event, message, core.default_reply() if event is not None else core.greeting())
             return
         if rule is not None and rule.delay_seconds > 0:
             client.paused = True
@@ -993,24 +999,22 @@ class SMTPServer:
             self._record_refusal(client, event, message, reply)  # with the sender as it stood
         data = core.send(reply)
         effect = core.effect
-        if effect is Effect.MESSAGE:
+        if effect is _MESSAGE:
             assert message is not None
             rec.record_message(message)
-        elif effect is Effect.GREETED:
+        elif effect is _GREETED:
             assert core.greeting_verb is not None
             rec.record_greeting(client.sid, core.greeting_verb, core.helo_name)
-        elif effect is Effect.AUTHENTICATED:
+        elif effect is _AUTHENTICATED:
             rec.record_auth(client.sid, core.auth_user, core.auth_mechanism)
         rec.record_reply(client.sid, reply)
         self._queue(client, data)
-        if effect is Effect.STARTTLS:
+        if effect in _ENDINGS:
+            self._close_after_flush(client, _ENDINGS[effect])
+        elif effect is _STARTTLS:
             # RFC 3207 §4.2: the handshake starts right after the 220; the core
             # has dropped whatever plaintext the client pipelined behind STARTTLS.
             self._start_tls(client)
-        elif effect is Effect.QUIT:
-            self._close_after_flush(client, Ending.QUIT)
-        elif effect is Effect.CLOSE:
-            self._close_after_flush(client, Ending.SERVER_CLOSED)
 
     def _record_refusal(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
         """Record a recipient or a message that a 4xx/5xx reply refused."""

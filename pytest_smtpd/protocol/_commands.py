@@ -249,9 +249,6 @@ def _check_address(address: str, allow_empty: bool) -> str:
     return ""
 
 
-_NO_PARAMS: Final[dict[str, str | None]] = {}
-
-
 def _parse_params(facts: Facts, text: str, allowed: Mapping[str, str]) -> tuple[dict[str, str | None], Reply | None]:
     if not text:
         return {}, None
@@ -275,10 +272,27 @@ def _parse_params(facts: Facts, text: str, allowed: Mapping[str, str]) -> tuple[
     return params, None
 
 
+#: The usual MAIL and RCPT argument, checked in one match: a dot-atom local part
+#: and a domain name, as _parse_path and _check_address would take them.
+_PLAIN_PATH = rf"<({_ATEXT}+(?:\.{_ATEXT}+)*@{_LABEL}(?:\.{_LABEL})*)>(?: (.*))?"
+_PLAIN: Final = {
+    "FROM:": re.compile(rf"[Ff][Rr][Oo][Mm]: *{_PLAIN_PATH}", re.DOTALL),
+    "TO:": re.compile(rf"[Tt][Oo]: *{_PLAIN_PATH}", re.DOTALL),
+}
+
+
 def _envelope(
     facts: Facts, verb: str, argument: str, raw: bytes, keyword: str, allowed: Mapping[str, str]
 ) -> tuple[Command, Reply | None]:
     """MAIL or RCPT parsed: the command, and the refusal when its path or parameters are bad."""
+    plain = _PLAIN[keyword].fullmatch(argument)
+    if plain is not None:
+        address = plain.group(1)
+        at = address.find("@")
+        # RFC 5321 §4.5.3.1.1, §4.5.3.1.2: local part 64 octets, domain 255.
+        if address.isascii() and at <= 64 and len(address) - at - 1 <= 255:
+            params, bad_params = _parse_params(facts, (plain.group(2) or "").strip(" "), allowed)
+            return Command(verb, argument, address=address, params=params, line=raw), bad_params
     address, params_text, error = _parse_path(verb, argument, keyword)
     if address is None:
         return Command(verb, argument, line=raw), facts.replies(501, "5.5.4", error)

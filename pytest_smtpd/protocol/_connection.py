@@ -31,18 +31,24 @@ from ._state import (
     BDAT_REFUSED,
     CONTENT_END,
     GREETING,
-    TRANSITIONS,
     Effect,
     State,
     Transaction,
+    transition,
 )
 
 if TYPE_CHECKING:
     from ._auth import AuthExchange
 
+# Module globals: a member looked up on its Enum class costs a metaclass
+# __getattr__ hook on every access (Python 3.11), and these are on the read path.
+_CONNECTED: Final = State.CONNECTED
 _CLOSED: Final = State.CLOSED
 _NONE: Final = Effect.NONE
 _AUTH_RESPONSE: Final = AuthResponse()
+#: TRANSITIONS looked up by exact reply code: one dict lookup per reply.
+_LOOKED_UP: dict[tuple[State, str, int], tuple[State, Effect]] = {}
+_LOOKUPS_KEPT: Final = 4096
 
 
 class Connection:
@@ -156,11 +162,17 @@ class Connection:
         if self._pending is not None:
             raise LocalProtocolError(f"answer {self._pending!r} with send() before asking for the next event")
         state = self.state
-        if state is _CLOSED or state is State.CONNECTED:
+        if state is _CLOSED or state is _CONNECTED:
             return None
-        if not self._buffer and self._reader is None and not self._eof:
-            return None  # the usual answer after each command: nothing more yet
-        event = self._next()
+        reader = self._reader
+        if reader is None:
+            if not self._buffer and not self._eof:
+                return None  # the usual answer after each command: nothing more yet
+            event = self._discard_overlong() if self._overlong else self._line()
+        elif reader.read(self._buffer):
+            event = self._content_read(reader)
+        else:
+            event = None
         if event is None and self._eof and not self._closed_event_sent:
             self._closed_event_sent = True
             in_data = self._reader is not None or self.state is State.BDAT
@@ -224,14 +236,15 @@ class Connection:
             self._answers = []
             self._due = 1
         self._pending = self._default = None
-        state = self.state
-        found = TRANSITIONS.get((state, self._key, code)) or TRANSITIONS.get((state, self._key, code // 100))
+        key = (self.state, self._key, code)
+        found = _LOOKED_UP.get(key)
         if found is None:
-            effect = _NONE
-        else:
-            self.state, effect = found
-            if effect is not _NONE:
-                _EFFECTS[effect](self, event)
+            found = transition(*key)
+            if len(_LOOKED_UP) < _LOOKUPS_KEPT:
+                _LOOKED_UP[key] = found
+        self.state, effect = found
+        if effect is not _NONE:
+            _EFFECTS[effect](self, event)
         if code == 421 or self._close_after_reply:
             # RFC 5321 §3.8: the server may close the connection after a 421.
             self._close_after_reply = False
@@ -292,14 +305,8 @@ class Connection:
         self.transaction = None
         self._reader = None
 
-    def _next(self) -> Event | None:
-        reader = self._reader
-        if reader is None:
-            if self._overlong:
-                return self._discard_overlong()
-            return self._line()
-        if not reader.read(self._buffer):
-            return None
+    def _content_read(self, reader: DataReader | ChunkReader) -> Event:
+        """The reader has all of its content: the message, or the reply to its BDAT."""
         self._reader = None  # what arrives before the reply is commands again
         if type(reader) is DataReader:
             self._buffer = reader.rest
@@ -359,7 +366,8 @@ class Connection:
         word, _, argument = text.partition(" ")
         argument = argument.strip(" ")
         verb = word.upper()
-        if len(raw) + 2 > COMMAND_LINE_LIMIT and len(raw) + 2 > verbs.verb_limit(self.advertised, verb):
+        length = len(raw) + 2
+        if length > COMMAND_LINE_LIMIT and length > verbs.verb_limit(self.advertised, verb):
             # Within the reader's limit, over this verb's own (LINE_EXTENSIONS).
             return self._too_long(raw)
         bad_octet = b"\0" in raw or b"\r" in raw
@@ -371,9 +379,10 @@ class Connection:
                 self._violation(ViolationKind.BAD_OCTET, "NUL or bare CR in a command line")
                 if verbs._VERB.fullmatch(word):
                     bad = self.replies(501, "5.5.2", "Syntax error: bad octet")
-                    return self._emit(Command(verb, argument, line=raw), bad, verb)
+                    return self._emit(Command(verb, argument, line=raw), bad, "")
+            # Not in the table either: "" keeps the lookups of its replies bounded.
             return self._emit(
-                Command(verb, argument, line=raw), self.replies(500, "5.5.2", "Error: command not recognized"), verb
+                Command(verb, argument, line=raw), self.replies(500, "5.5.2", "Error: command not recognized"), ""
             )
         if bad_octet:
             self._violation(ViolationKind.BAD_OCTET, "NUL or bare CR in a command line")
@@ -420,8 +429,8 @@ class Connection:
         # the receiver-SMTP MUST accept and discard the associated message
         # data before sending the appropriate 5XX or 4XX code." The refusal
         # is the reply to the whole BDAT, after its chunk.
-        self._reader = ChunkReader(cmd, size, bool(last), refusal, self.transaction, self.config.size_limit)
-        return self._next()
+        reader = self._reader = ChunkReader(cmd, size, bool(last), refusal, self.transaction, self.config.size_limit)
+        return self._content_read(reader) if reader.read(self._buffer) else None
 
     def _unframed_bdat(self, cmd: Command) -> Event:
         """A BDAT whose chunk size cannot be read: the end of its chunk is unknowable.
@@ -535,10 +544,10 @@ class Connection:
         # response to a BDAT chunk, the transaction should be considered
         # failed": no chunk of it is kept, and more chunks get 503 until RSET.
         txn, chunk = self.transaction, self._chunk
-        if txn is not None:
-            if chunk is not None:
-                del txn.chunks[chunk.mark :]
-            txn.failed = True
+        assert txn is not None  # the table has FAILED in RCPT and BDAT only
+        if chunk is not None:
+            del txn.chunks[chunk.mark :]
+        txn.failed = True
 
     def _message_done(self, event: Event | None) -> None:
         self._abort_transaction()
