@@ -187,3 +187,11 @@ def test_every_allowed_command_has_an_effect_on_2xx_or_is_a_no_op() -> None:
         for state in states:
             has = any((state, verb, key) in TRANSITIONS for key in (2, 200, 250))
             assert has or verb in no_op, (state, verb)
+
+
+def test_only_220_starts_tls() -> None:
+    # RFC 3207 §4: 220 is the go-ahead; a scripted 250 to STARTTLS starts nothing.
+    driver = ehlo(ProtocolConfig(starttls=True), decide=lambda event, default: Reply(250, "2.0.0 scripted"))
+    driver.feed(b"STARTTLS\r\nNOOP\r\n")
+    assert not driver.conn.starttls_pending
+    assert [e.verb for e in driver.events if isinstance(e, Command)] == ["EHLO", "STARTTLS", "NOOP"]
