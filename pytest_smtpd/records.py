@@ -635,6 +635,7 @@ class Recorder:
         # Ended sessions in the order they ended, while ``keep`` bounds them.
         self._ended: deque[int] = deque()
         self._messages: deque[Message] = deque(maxlen=keep)
+        self._accepted = 0
         # Entries are kept as recorded and turned into TranscriptLines when read:
         # recording stays cheap on the server thread.
         self._transcript: deque[_Entry] = deque(maxlen=self._per_message)
@@ -724,6 +725,7 @@ class Recorder:
                 return message
             state.messages.append(message)
             self._messages.append(message)
+            self._accepted += 1
             if self._waiters:
                 self.changed.notify_all()
         if self._message_observers:
@@ -921,10 +923,30 @@ class Recorder:
         """The live message list; only for predicates run by :meth:`wait`."""
         return self._messages
 
+    @property
+    def accepted(self) -> int:
+        """How many messages were recorded since the last :meth:`clear`, also
+        those that ``keep`` has dropped since (read it under the lock or alone)."""
+        return self._accepted
+
+    def messages_since(self, accepted: int) -> tuple[list[Message], int]:
+        """The messages recorded after the first ``accepted`` ones (as many of
+        them as are still kept) and the new total; ``accepted`` past the total
+        (the records were cleared since) counts from nothing again."""
+        with self._lock:
+            total = self._accepted
+            if accepted > total:
+                accepted = 0
+            kept = self._messages
+            fresh = min(total - accepted, len(kept))
+            # Indexing from the right end of a deque is O(1): no copy of the rest.
+            return [kept[i] for i in range(len(kept) - fresh, len(kept))], total
+
     def clear(self, *, keep_errors: bool = False) -> None:
         """Forget every record. Sessions still open keep being recorded."""
         with self.changed:
             self._messages.clear()
+            self._accepted = 0
             self._transcript.clear()
             self._violations.clear()
             self._refusals.clear()

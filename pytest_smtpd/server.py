@@ -478,8 +478,7 @@ class SMTPServer:
         __tracebackhide__ = True
         found = self.violations
         if found:
-            lines = "\n".join(f"  {v}" for v in found)
-            raise AssertionError(f"{len(found)} client protocol violation(s):\n{lines}")
+            raise AssertionError(describe_violations(found))
 
     # Waiting -----------------------------------------------------------------------
 
@@ -499,28 +498,29 @@ class SMTPServer:
         found: list[Message] = []
         seen = 0
         while True:
-            messages = self.messages
-            if len(messages) < seen:  # cleared meanwhile
-                found, seen = [], 0
-            found.extend(m for m in messages[seen:] if match_message(m, filters))
-            seen = len(messages)
+            fresh, total = self._recorder.messages_since(seen)
+            if total < seen:  # cleared meanwhile
+                found = []
+            found.extend(m for m in fresh if match_message(m, filters))
+            seen = total
             if len(found) >= count:
                 return found
             if not self.running:
                 raise AssertionError(
                     "the server is stopped, so no more messages can arrive: "
-                    + self._mismatch(messages, filters, len(found), f"at least {count}")
+                    + self._mismatch(self.messages, filters, len(found), f"at least {count}")
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
-                    f"timed out after {timeout}s: " + self._mismatch(messages, filters, len(found), f"at least {count}")
+                    f"timed out after {timeout}s: "
+                    + self._mismatch(self.messages, filters, len(found), f"at least {count}")
                 )
             self._wait_for_change(seen, remaining)
 
     def _wait_for_change(self, seen: int, timeout: float) -> None:
         recorder = self._recorder
-        recorder.wait(lambda: len(recorder.messages_unlocked()) != seen or self._stopping, timeout)
+        recorder.wait(lambda: recorder.accepted != seen or self._stopping, timeout)
 
     async def wait_for_async(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
         """``wait_for`` for async tests: yields to the event loop while waiting."""
@@ -1149,6 +1149,12 @@ def listen_backlog() -> int:
             backlog = socket.SOMAXCONN
         _BACKLOG.append(max(backlog, socket.SOMAXCONN))
     return _BACKLOG[0]
+
+
+def describe_violations(found: Sequence[Violation]) -> str:
+    """The text of a failed ``assert_no_violations`` (and of ``strict``)."""
+    lines = "\n".join(f"  {v}" for v in found)
+    return f"{len(found)} client protocol violation(s):\n{lines}"
 
 
 def _default_options() -> Options:
