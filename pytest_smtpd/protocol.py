@@ -269,7 +269,7 @@ class Violation:
     """A client protocol violation, e.g. a bare LF in the message content.
 
     ``kind`` is one of ``bare-lf``, ``bare-cr``, ``line-too-long``, ``8bit-data``,
-    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``.
+    ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``, ``proxy-header``.
     """
 
     kind: str
