@@ -153,7 +153,7 @@ def parse(data: bytes | bytearray | memoryview) -> tuple[ProxyHeader | BadProxyH
     ``(BadProxyHeader, 0)``, or ``(None, 0)`` while the bytes so far could still
     begin a valid header.
 
-    §7 (version detection): a version 2 header starts with its signature, a
+    §2.2, telling the versions apart: a version 2 header starts with its signature, a
     version 1 header with ``PROXY``; "otherwise the protocol is not covered by
     this specification and the connection must be dropped."
     """
@@ -175,10 +175,11 @@ class ProxyHeaderReader:
     :attr:`rest` holds the octets that followed it (the next protocol's).
     """
 
-    __slots__ = ("_buffer", "rest", "result")
+    __slots__ = ("_buffer", "_wanted", "rest", "result")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._wanted = 0  # parse again only once this many octets are here
         #: The header or the error, once known.
         self.result: ProxyHeader | BadProxyHeader | None = None
         #: What the client sent after the header.
@@ -188,8 +189,15 @@ class ProxyHeaderReader:
         """Add received bytes; the result once the header is complete or known bad."""
         if self.result is not None:
             raise RuntimeError("the PROXY header was already read; hand later bytes to the next protocol")
-        self._buffer += data
-        result, length = parse(self._buffer)
+        buffer = self._buffer
+        buffer += data
+        if len(buffer) < self._wanted:
+            return None
+        result, length = parse(buffer)
+        if result is None and len(buffer) >= 16 and buffer[:1] == V2_SIGNATURE[:1]:
+            # A version 2 header's length is known: wait for all of it rather
+            # than parse a growing buffer on every read (it may be 64 KiB).
+            self._wanted = 16 + struct.unpack_from("!H", buffer, 14)[0]
         if result is not None:
             self.result = result
             self.rest = bytes(self._buffer[length:]) if isinstance(result, ProxyHeader) else b""

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_smtpd import proxy
 from pytest_smtpd.proxy import (
     V1_MAX_LENGTH,
     V2_SIGNATURE,
@@ -269,6 +270,23 @@ def test_v2_truncated_at_every_offset_needs_more(header: bytes) -> None:
     for end in range(len(header)):
         assert parse(header[:end]) == (None, 0), end
         assert read(header[:end]) is None
+
+
+def test_a_long_v2_header_is_parsed_once_its_length_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Octet by octet, a 64 KiB header must not cost a parse of the growing buffer per octet.
+    calls: list[int] = []
+
+    def counting(data: bytes | bytearray | memoryview) -> tuple[ProxyHeader | BadProxyHeader | None, int]:
+        calls.append(len(data))
+        return parse(data)
+
+    monkeypatch.setattr(proxy, "parse", counting)
+    header = v2(0x21, 0x11, V2_TCP4[16:] + b"\xe0\x03\xe8" + b"x" * 1000)
+    reader = ProxyHeaderReader()
+    results = [reader.receive_data(header[at : at + 1]) for at in range(len(header))]
+    assert results[:-1] == [None] * (len(header) - 1)
+    assert isinstance(results[-1], ProxyHeader)
+    assert calls == [*range(1, 17), len(header)]
 
 
 def test_reader_reads_one_header_only() -> None:
