@@ -26,6 +26,7 @@ OPTION_NAMES: tuple[str, ...] = (
     "auth_mechanisms",
     "auth_required",
     "auth_require_tls",
+    "proxy_protocol",
     "timeout",
     "strict",
     "keep",

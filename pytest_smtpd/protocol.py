@@ -300,7 +300,8 @@ class Violation:
 
     ``kind`` is one of ``bare-lf``, ``bare-cr``, ``line-too-long``, ``8bit-data``,
     ``non-ascii-address``, ``out-of-sequence``, ``bad-octet``, ``auth-before-tls``,
-    ``bdat-size`` (a BDAT whose chunk size cannot be read: the connection is closed).
+    ``bdat-size`` (a BDAT whose chunk size cannot be read: the connection is closed),
+    ``proxy-header`` (a connection whose PROXY protocol header is not valid).
     """
 
     kind: str

@@ -391,6 +391,11 @@ class Session:
     tls_cipher: str | None = None
     auth_user: str | None = None
     auth_mechanism: str | None = None
+    #: With ``proxy_protocol``: the socket's own peer (the proxy), while
+    #: ``peer`` is the client its PROXY header names; None without the option.
+    proxy_peer: tuple[str, int] | None = None
+    #: The PROXY version 2 header's TLVs, ``(type, value)`` in the order sent.
+    proxy_tlvs: tuple[tuple[int, bytes], ...] = ()
     commands: tuple[Command, ...] = ()
     replies: tuple[Reply, ...] = ()
     messages: tuple[Message, ...] = ()
@@ -557,6 +562,8 @@ class _SessionState:
     tls_cipher: str | None = None
     auth_user: str | None = None
     auth_mechanism: str | None = None
+    proxy_peer: tuple[str, int] | None = None
+    proxy_tlvs: tuple[tuple[int, bytes], ...] = ()
     # Lists, or deques bounded by the recorder's ``keep``.
     commands: MutableSequence[Command] = field(default_factory=list)
     replies: MutableSequence[Reply] = field(default_factory=list)
@@ -576,6 +583,8 @@ class _SessionState:
             tls_cipher=self.tls_cipher,
             auth_user=self.auth_user,
             auth_mechanism=self.auth_mechanism,
+            proxy_peer=self.proxy_peer,
+            proxy_tlvs=self.proxy_tlvs,
             commands=tuple(self.commands),
             replies=tuple(self.replies),
             messages=tuple(self.messages),

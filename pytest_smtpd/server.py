@@ -40,6 +40,7 @@ from .protocol import (
     State,
     Violation,
 )
+from .proxy import BadProxyHeader, ProxyHeaderReader
 from .records import Ending, Message, Observer, Record, Recorder, Refusal, ServerError, Session, Transcript
 from .rules import Matcher, Rule, RuleBook
 
@@ -88,6 +89,7 @@ class _Client:
         "partial",
         "paused",
         "peer",
+        "proxy",
         "sender",
         "sid",
         "sock",
@@ -113,6 +115,7 @@ class _Client:
         self.tls_out: ssl.MemoryBIO | None = None
         self.handshaking = False
         self.events = selectors.EVENT_READ  # 0: not registered with the selector
+        self.proxy: ProxyHeaderReader | None = None  # reading a PROXY header: no greeting yet
 
 
 class SMTPServer:
@@ -689,8 +692,9 @@ class SMTPServer:
             if client.deadline > now:
                 self._check_at = min(self._check_at, client.deadline)
                 continue
-            if not client.handshaking:
-                # Mid-handshake a plaintext reply would only garble it.
+            if not client.handshaking and client.proxy is None:
+                # Mid-handshake a plaintext reply would only garble it; before
+                # the PROXY header there was no greeting, so no reply either.
                 reply = client.core.timeout_reply()
                 self._recorder.record_reply(client.sid, reply)
                 self._queue(client, reply.to_bytes())
@@ -732,12 +736,53 @@ class SMTPServer:
             self._clients[sid] = client
             assert self._selector is not None
             self._selector.register(sock, selectors.EVENT_READ, client)
-            if self.options.implicit_tls:
-                # RFC 8314 §3.3: TLS first; the greeting comes after the handshake.
-                self._start_tls(client)
+            if self.options.proxy_protocol:
+                # The greeting waits for the header (``_read_proxy_header``).
+                client.proxy = ProxyHeaderReader()
+                self._recorder.update_session(sid, proxy_peer=peer)
             else:
-                self._handle(client, None)
+                self._open(client)
             self._flush(client)
+
+    def _open(self, client: _Client) -> None:
+        """Start the conversation: the TLS handshake or the greeting."""
+        if self.options.implicit_tls:
+            # RFC 8314 §3.3: TLS first; the greeting comes after the handshake.
+            self._start_tls(client)
+        else:
+            self._handle(client, None)
+
+    def _read_proxy_header(self, client: _Client, data: memoryview) -> bytes | None:
+        """Feed the PROXY header reader; once the header is whole, open the
+        conversation and return the octets after it. None while waiting, or
+        when the connection was closed.
+
+        The header comes first even with implicit TLS (a proxy sends it in
+        the clear before relaying the handshake). PROXY protocol §2: "The
+        receiver MUST NOT start processing the connection before it receives a
+        complete and valid PROXY protocol header": no greeting, and no reply
+        to a bad header.
+        """
+        reader = client.proxy
+        assert reader is not None
+        result = reader.receive_data(data) if data else None
+        if result is None:
+            if client.eof:  # gone before a whole header: nothing it sent was wrong
+                self._close(client, Ending.CLIENT_CLOSED)
+            return None
+        if isinstance(result, BadProxyHeader):
+            self._recorder.record_violations(client.sid, [Violation("proxy-header", result.detail)])
+            self._discard_input(client)
+            self._close(client, Ending.ERROR)
+            return None
+        client.proxy = None
+        named = result.client
+        if named is not None:
+            client.peer = named
+        self._recorder.update_session(client.sid, peer=client.peer, proxy_tlvs=result.tlvs)
+        self._arm(client)
+        self._open(client)
+        return reader.rest
 
     def _pause_accepting(self, listener: socket.socket) -> None:
         selector = self._selector
@@ -765,6 +810,18 @@ class SMTPServer:
         # At EOF the socket stays readable: stop watching it (``_flush``), or a
         # client closing during a delay would spin the loop until the delay ends.
         client.eof = not received
+        if client.proxy is not None:
+            rest = self._read_proxy_header(client, raw)
+            if rest is None or client.closing is not None or client.sid not in self._clients:
+                return
+            if not rest and not client.eof:
+                self._flush(client)
+                return
+            # Sent behind the header, before the greeting: read as if pipelined
+            # right after the greeting (what a client that does not wait sends).
+            received = len(rest)
+            buffer[:received] = rest
+            raw = data = self._read_view[:received]
         if client.tls is not None:
             plain = self._tls_receive(client, raw)
             if plain is None:
@@ -1111,7 +1168,7 @@ class SMTPServer:
     def _shutdown(self) -> None:
         for client in list(self._clients.values()):
             if client.closing is None:
-                if not client.handshaking:
+                if not client.handshaking and client.proxy is None:
                     reply = client.core.shutdown_reply()
                     self._recorder.record_reply(client.sid, reply)
                     self._queue(client, reply.to_bytes())

@@ -15,6 +15,7 @@ NEVER_IMPORTS = {
     "protocol": _SANS_IO,
     "auth": _SANS_IO,
     "extensions": _SANS_IO,
+    "proxy": _SANS_IO,
     "records": {"socket", "pytest", "_pytest"},
     "content": {"socket", "pytest", "_pytest"},
     "rules": {"socket"},
