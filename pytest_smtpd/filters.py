@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import getaddresses
 
 from .errors import did_you_mean
 from .records import Message, Refusal
 
-__all__ = ["FILTERS", "FILTER_NAMES", "Filter", "check_filters", "describe_mismatch", "match_message"]
+__all__ = [
+    "FILTERS",
+    "FILTER_NAMES",
+    "Filter",
+    "check_filters",
+    "describe_mismatch",
+    "describe_problems",
+    "match_message",
+]
 
 #: Near-miss values longer than this are cut (around the closest match for text and html).
 SHOWN = 80
@@ -119,6 +127,7 @@ FILTERS: Mapping[str, Filter] = {
         Filter("subject", "the decoded Subject", lambda m: m.subject, _equal),
         Filter("text", "the decoded plain-text body", lambda m: m.text, _contains, show=_show_around),
         Filter("html", "the decoded HTML body", lambda m: m.html, _contains, show=_show_around),
+        Filter("link", "any link in the text and HTML bodies (Message.links)", lambda m: m.links, _contains, each=True),
         HEADER,
         Filter(
             "attachment", "any attachment's filename", lambda m: [a.filename for a in m.attachments], _equal, each=True
@@ -232,3 +241,19 @@ def _describe_messages(
                 lines.append(f"  #{i + 1}:")
                 lines.extend(f"    {reason}" for _, reason in failed)
     return lines
+
+
+def describe_problems(numbered: Iterable[tuple[int, Message]]) -> str:
+    """The text of a failed ``assert_well_formed()`` (and of ``check_content``):
+    each message that has problems, by number (its place in ``messages``, from 1),
+    sender and subject, with its problems. Empty when no message has any.
+    """
+    found = [(number, message, message.problems) for number, message in numbered]
+    bad = [(number, message, problems) for number, message, problems in found if problems]
+    if not bad:
+        return ""
+    lines = [f"{_messages(len(bad))} of {len(found)} not well formed:"]
+    for number, message, problems in bad:
+        lines.append(f"  #{number} from {message.sender!r} subject {message.subject!r}:")
+        lines.extend(f"    {problem}" for problem in problems)
+    return "\n".join(lines)
