@@ -243,16 +243,16 @@ def _describe_messages(
     return lines
 
 
-def describe_problems(numbered: Iterable[tuple[int, Message]]) -> str:
+def describe_problems(numbered: Iterable[tuple[int, Message]], accepted: int) -> str:
     """The text of a failed ``assert_well_formed()`` (and of ``check_content``):
     each message that has problems, by number (its place in ``messages``, from 1),
-    sender and subject, with its problems. Empty when no message has any.
+    sender and subject, with its problems; ``accepted`` is how many messages the
+    server holds. Empty when no message has any.
     """
-    found = [(number, message, message.problems) for number, message in numbered]
-    bad = [(number, message, problems) for number, message, problems in found if problems]
+    bad = [(number, message, problems) for number, message in numbered if (problems := message.problems)]
     if not bad:
         return ""
-    lines = [f"{_messages(len(bad))} of {len(found)} not well formed:"]
+    lines = [f"{_messages(len(bad))} of {accepted} not well formed:"]
     for number, message, problems in bad:
         lines.append(f"  #{number} from {message.sender!r} subject {message.subject!r}:")
         lines.extend(f"    {problem}" for problem in problems)

@@ -28,5 +28,6 @@ OPTION_NAMES: tuple[str, ...] = (
     "auth_require_tls",
     "timeout",
     "strict",
+    "check_content",
     "keep",
 )

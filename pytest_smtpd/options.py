@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 __all__ = ["AUTH_MECHANISMS", "OPTION_NAMES", "Options"]
 
 
+#: The options that are True or False.
+_BOOL_OPTIONS = (
+    "starttls",
+    "implicit_tls",
+    "tls_required",
+    "auth_required",
+    "auth_require_tls",
+    "strict",
+    "check_content",
+)
+
+
 @dataclass(frozen=True)
 class Options:
     """Every server option with its default. See the options reference in the docs."""
@@ -62,6 +74,8 @@ class Options:
     timeout: float = 300.0
     #: Client protocol violations fail the test at teardown.
     strict: bool = False
+    #: Every accepted message's problems (``Message.problems``) fail the test at teardown.
+    check_content: bool = False
     #: Keep at most this many messages (and the records of as many ended sessions) in
     #: memory, dropping the oldest; None keeps everything. For servers left running.
     keep: int | None = None
@@ -107,7 +121,7 @@ class Options:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigurationError(f"smtpd option timeout must be a positive number of seconds, not {value!r}")
             out["timeout"] = float(value)
-        for name in ("starttls", "implicit_tls", "tls_required", "auth_required", "auth_require_tls", "strict"):
+        for name in _BOOL_OPTIONS:
             if name in out and not isinstance(out[name], bool):
                 raise ConfigurationError(f"smtpd option {name} must be True or False, not {out[name]!r}")
         for name in ("host", "hostname"):
@@ -237,7 +251,7 @@ def parse_ini(name: str, raw: str) -> Any:
             return float(raw)
         except ValueError:
             raise ConfigurationError(f"ini option smtpd_timeout must be a number of seconds, not {raw!r}") from None
-    if name in ("starttls", "implicit_tls", "tls_required", "auth_required", "auth_require_tls", "strict"):
+    if name in _BOOL_OPTIONS:
         lowered = raw.lower()
         if lowered in ("1", "true", "yes", "on"):
             return True

@@ -222,7 +222,8 @@ def _raise_late(server: SMTPServer, reported: set[int], when: str) -> None:
 
 
 def _check(item: pytest.Item) -> None:
-    """Fail for server-thread errors and, with ``strict``, violations not yet reported."""
+    """Fail for server-thread errors and, with ``strict``, violations not yet
+    reported; with ``check_content``, for problems of messages not yet checked."""
     __tracebackhide__ = True
     reported = item.stash.setdefault(_REPORTED, set())
     for server in item.stash.get(_SERVERS, []):
@@ -235,6 +236,15 @@ def _check(item: pytest.Item) -> None:
             if found:
                 reported.update(id(v) for v in found)
                 server.assert_no_violations()
+        if server.options.check_content:
+            from .filters import describe_problems
+
+            messages = server.messages
+            unchecked = [(n, m) for n, m in enumerate(messages, 1) if id(m) not in reported]
+            reported.update(id(m) for _, m in unchecked)
+            problems = describe_problems(unchecked, len(messages))
+            if problems:
+                raise AssertionError(f"check_content: {problems}")
 
 
 @pytest.fixture

@@ -487,7 +487,8 @@ class SMTPServer:
         is not (its number, sender and subject) with its
         :attr:`~pytest_smtpd.Message.problems`."""
         __tracebackhide__ = True
-        report = describe_problems(enumerate(self.messages, 1))
+        messages = self.messages
+        report = describe_problems(enumerate(messages, 1), len(messages))
         if report:
             raise AssertionError(report)
 
