@@ -3,6 +3,8 @@ marker, the factory and the ini file, as ``strict`` does for violations."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from smtpd_pytester import write_ini
 
@@ -99,37 +101,35 @@ def test_off_by_default(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-def test_from_the_ini_file(pytester: pytest.Pytester) -> None:
-    write_ini(pytester, "smtpd_check_content = yes")
-    pytester.makepyfile(
-        test_content="""
-        from senders import send_bare, send_good
-
-        def test_bare(smtpd):
-            assert smtpd.options.check_content is True
-            send_good(smtpd)
-            send_bare(smtpd)
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(BARE_PROBLEMS)
-
-
-def test_from_the_factory_for_that_server_only(pytester: pytest.Pytester) -> None:
-    write_ini(pytester)
-    pytester.makepyfile(
-        test_content="""
-        from senders import send_bare, send_good
-
-        def test_two_servers(smtpd_factory):
-            lenient = smtpd_factory()
-            checked = smtpd_factory(check_content=True)
-            send_bare(lenient)
-            send_good(checked)
-            send_bare(checked)
-        """
-    )
+@pytest.mark.parametrize(
+    ("ini", "test"),
+    [
+        (
+            "smtpd_check_content = yes",
+            """
+            def test_bare(smtpd):
+                assert smtpd.options.check_content is True
+                send_good(smtpd)
+                send_bare(smtpd)
+            """,
+        ),
+        (
+            "",
+            """
+            def test_two_servers(smtpd_factory):
+                lenient = smtpd_factory()
+                checked = smtpd_factory(check_content=True)
+                send_bare(lenient)
+                send_good(checked)
+                send_bare(checked)
+            """,
+        ),
+    ],
+    ids=["ini", "factory-for-that-server-only"],
+)
+def test_from_the_ini_file_and_the_factory(pytester: pytest.Pytester, ini: str, test: str) -> None:
+    write_ini(pytester, ini)
+    pytester.makepyfile(test_content="from senders import send_bare, send_good\n" + textwrap.dedent(test))
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(BARE_PROBLEMS)
