@@ -25,6 +25,7 @@ __all__ = [
     "describe_mismatch",
     "describe_problems",
     "match_message",
+    "summary",
 ]
 
 #: Near-miss values longer than this are cut (around the closest match for text and html).
@@ -192,7 +193,8 @@ def _show(matcher: object) -> str:
     return repr(matcher)
 
 
-def _summary(message: Message) -> str:
+def summary(message: Message) -> str:
+    """One line for a message in failures and reports: sender, recipients, subject."""
     return f"from {message.sender!r} to {list(message.recipients)!r} subject {message.subject!r}"
 
 
@@ -232,7 +234,7 @@ def _describe_messages(
     scored = [(i, message, _failures(message, filters)) for i, message in enumerate(messages)]
     for i, message, failed in scored:
         mark = "matches" if not failed else "differs: " + ", ".join(label for label, _ in failed)
-        lines.append(f"  #{i + 1} {_summary(message)}  [{mark}]")
+        lines.append(f"  #{i + 1} {summary(message)}  [{mark}]")
     best = min(len(failed) for _, _, failed in scored)
     if best:
         lines.append("Nearest:")

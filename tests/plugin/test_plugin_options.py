@@ -338,7 +338,7 @@ def test_unknown_ini_option_is_a_usage_error(pytester: pytest.Pytester, warnings
     result.stderr.fnmatch_lines(
         [
             "ERROR: unknown pytest-smtpd ini option smtpd_max_recipient (did you mean 'smtpd_max_recipients'?);"
-            " valid: smtpd_host, smtpd_port, *, smtpd_report"
+            " valid: smtpd_host, smtpd_port, *, smtpd_report, smtpd_save_dir"
         ]
     )
     result.stdout.no_fnmatch_line("*passed*")
