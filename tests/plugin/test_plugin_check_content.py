@@ -50,7 +50,7 @@ def _files(pytester: pytest.Pytester) -> None:
 def test_the_marker_fails_the_test_listing_the_problems(pytester: pytest.Pytester) -> None:
     write_ini(pytester)
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         import pytest
         from senders import send_bare, send_good
 
@@ -71,7 +71,7 @@ def test_the_marker_fails_the_test_listing_the_problems(pytester: pytest.Pyteste
 def test_well_formed_mail_passes(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "smtpd_check_content = true")
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         from senders import send_good
 
         def test_good(smtpd):
@@ -89,7 +89,7 @@ def test_well_formed_mail_passes(pytester: pytest.Pytester) -> None:
 def test_off_by_default(pytester: pytest.Pytester) -> None:
     write_ini(pytester)
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         from senders import send_bare
 
         def test_bare(smtpd):
@@ -129,7 +129,7 @@ def test_off_by_default(pytester: pytest.Pytester) -> None:
 )
 def test_from_the_ini_file_and_the_factory(pytester: pytest.Pytester, ini: str, test: str) -> None:
     write_ini(pytester, ini)
-    pytester.makepyfile(test_content="from senders import send_bare, send_good\n" + textwrap.dedent(test))
+    pytester.makepyfile(test_checked_mail="from senders import send_bare, send_good\n" + textwrap.dedent(test))
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(BARE_PROBLEMS)
@@ -138,7 +138,7 @@ def test_from_the_ini_file_and_the_factory(pytester: pytest.Pytester, ini: str, 
 def test_the_marker_can_turn_the_ini_off(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "smtpd_check_content = true")
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         import pytest
         from senders import send_bare
 
@@ -153,7 +153,7 @@ def test_the_marker_can_turn_the_ini_off(pytester: pytest.Pytester) -> None:
 def test_mail_sent_during_teardown_is_checked_at_teardown(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "smtpd_check_content = true")
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         import pytest
         from senders import send_bare, send_good
 
@@ -174,7 +174,7 @@ def test_mail_sent_during_teardown_is_checked_at_teardown(pytester: pytest.Pytes
 def test_the_session_server_checks_each_tests_mail(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "smtpd_check_content = true")
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         from senders import send_bare, send_good
 
         def test_first(smtpd_session):
@@ -187,13 +187,13 @@ def test_the_session_server_checks_each_tests_mail(pytester: pytest.Pytester) ->
     )
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*FAILED test_content.py::test_first*"])
+    result.stdout.fnmatch_lines(["*FAILED test_checked_mail.py::test_first*"])
 
 
 def test_an_ill_typed_value_is_an_error(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "smtpd_check_content = sometimes")
     pytester.makepyfile(
-        test_content="""
+        test_checked_mail="""
         def test_anything(smtpd):
             smtpd.port
         """
