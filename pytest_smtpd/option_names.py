@@ -29,5 +29,6 @@ OPTION_NAMES: tuple[str, ...] = (
     "proxy_protocol",
     "timeout",
     "strict",
+    "check_content",
     "keep",
 )

@@ -32,6 +32,7 @@ _BOOL_OPTIONS = (
     "auth_require_tls",
     "strict",
     "proxy_protocol",
+    "check_content",
 )
 
 
@@ -76,6 +77,8 @@ class Options:
     timeout: float = 300.0
     #: Client protocol violations fail the test at teardown.
     strict: bool = False
+    #: Every accepted message's problems (``Message.problems``) fail the test at teardown.
+    check_content: bool = False
     #: Keep at most this many messages (and the records of as many ended sessions) in
     #: memory, dropping the oldest; None keeps everything. For servers left running.
     keep: int | None = None

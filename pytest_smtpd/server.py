@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import ConfigurationError, ServerThreadError, StartError
-from .filters import check_filters, describe_mismatch, match_message
+from .filters import check_filters, describe_mismatch, describe_problems, match_message
 from .options import Options
 from .protocol import (
     TEXT_LINE_LIMIT,
@@ -449,11 +449,12 @@ class SMTPServer:
         """Exactly one accepted message matches ``filters``; return it.
 
         Filters: ``sender``, ``to`` (any envelope recipient), ``cc``, ``bcc``,
-        ``subject``, ``text``, ``html``, ``headers`` (a mapping), ``attachment``
-        (a filename); each a string, a compiled regex or a predicate. Strings:
-        addresses are equal in any case; subject, header values and filenames
-        are equal; text and html contain the string. A failure lists every
-        message, how the nearest differ, and what was refused.
+        ``subject``, ``text``, ``html``, ``link`` (any of ``Message.links``),
+        ``headers`` (a mapping), ``attachment`` (a filename); each a string, a
+        compiled regex or a predicate. Strings: addresses are equal in any case;
+        subject, header values and filenames are equal; text, html and a link
+        contain the string. A failure lists every message, how the nearest
+        differ, and what was refused.
         """
         __tracebackhide__ = True
         messages, found = self._matching(filters)
@@ -482,6 +483,16 @@ class SMTPServer:
         found = self.violations
         if found:
             raise AssertionError(describe_violations(found))
+
+    def assert_well_formed(self) -> None:
+        """Every accepted message is well formed: fail listing each message that
+        is not (its number, sender and subject) with its
+        :attr:`~pytest_smtpd.Message.problems`."""
+        __tracebackhide__ = True
+        messages = self.messages
+        report = describe_problems(enumerate(messages, 1), len(messages))
+        if report:
+            raise AssertionError(report)
 
     # Waiting -----------------------------------------------------------------------
 

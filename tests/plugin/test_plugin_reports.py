@@ -328,3 +328,46 @@ def test_strict_lets_the_handshake_failure_a_bad_certificate_provokes_pass(pytes
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*bare-lf*"])
     result.stdout.no_fnmatch_line("*tls-handshake*")
+
+
+def test_the_report_lists_the_accepted_messages_above_the_transcript(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_fails(smtpd):
+            with smtplib.SMTP(*smtpd.address) as client:
+                client.sendmail("a@example.com", ["b@example.com", "c@example.com"], "Subject: one\\r\\n\\r\\n1\\r\\n")
+                client.sendmail("d@example.com", ["e@example.com"], "No subject\\r\\n")
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured smtpd transcript call -*",
+            "Accepted messages (2):",
+            "  #1 from 'a@example.com' to ['b@example.com', 'c@example.com'] subject 'one'",
+            "  #2 from 'd@example.com' to ['e@example.com'] subject None",
+            "",
+            "--- session 1 from 127.0.0.1:* ---",
+        ]
+    )
+
+
+def test_no_message_list_without_messages(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_fails(smtpd):
+            with smtplib.SMTP(*smtpd.address) as client:
+                client.noop()
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*- Captured smtpd transcript call -*", "--- session 1 from 127.0.0.1:* ---"])
+    result.stdout.no_fnmatch_line("Accepted messages*")
