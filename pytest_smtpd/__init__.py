@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .records import Attachment as Attachment
     from .records import Ending as Ending
     from .records import Message as Message
+    from .records import Refusal as Refusal
     from .records import ServerError as ServerError
     from .records import Session as Session
     from .records import Transcript as Transcript
@@ -42,6 +43,7 @@ _EXPORTS = {
     "Options": "options",
     "Problem": "content",
     "ProblemKind": "content",
+    "Refusal": "records",
     "Reply": "protocol",
     "Rule": "rules",
     "SMTPDError": "errors",

@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import getaddresses
 
 from .errors import did_you_mean
 from .records import Message, Refusal
 
-__all__ = ["FILTERS", "FILTER_NAMES", "Filter", "check_filters", "describe_mismatch", "match_message"]
+__all__ = [
+    "FILTERS",
+    "FILTER_NAMES",
+    "Filter",
+    "check_filters",
+    "describe_mismatch",
+    "describe_problems",
+    "match_message",
+    "summary",
+]
 
 #: Near-miss values longer than this are cut (around the closest match for text and html).
 SHOWN = 80
@@ -119,6 +128,7 @@ FILTERS: Mapping[str, Filter] = {
         Filter("subject", "the decoded Subject", lambda m: m.subject, _equal),
         Filter("text", "the decoded plain-text body", lambda m: m.text, _contains, show=_show_around),
         Filter("html", "the decoded HTML body", lambda m: m.html, _contains, show=_show_around),
+        Filter("link", "any link in the text and HTML bodies (Message.links)", lambda m: m.links, _contains, each=True),
         HEADER,
         Filter(
             "attachment", "any attachment's filename", lambda m: [a.filename for a in m.attachments], _equal, each=True
@@ -183,7 +193,8 @@ def _show(matcher: object) -> str:
     return repr(matcher)
 
 
-def _summary(message: Message) -> str:
+def summary(message: Message) -> str:
+    """One line for a message in failures and reports: sender, recipients, subject."""
     return f"from {message.sender!r} to {list(message.recipients)!r} subject {message.subject!r}"
 
 
@@ -223,7 +234,7 @@ def _describe_messages(
     scored = [(i, message, _failures(message, filters)) for i, message in enumerate(messages)]
     for i, message, failed in scored:
         mark = "matches" if not failed else "differs: " + ", ".join(label for label, _ in failed)
-        lines.append(f"  #{i + 1} {_summary(message)}  [{mark}]")
+        lines.append(f"  #{i + 1} {summary(message)}  [{mark}]")
     best = min(len(failed) for _, _, failed in scored)
     if best:
         lines.append("Nearest:")
@@ -232,3 +243,19 @@ def _describe_messages(
                 lines.append(f"  #{i + 1}:")
                 lines.extend(f"    {reason}" for _, reason in failed)
     return lines
+
+
+def describe_problems(numbered: Iterable[tuple[int, Message]], accepted: int) -> str:
+    """The text of a failed ``assert_well_formed()`` (and of ``check_content``):
+    each message that has problems, by number (its place in ``messages``, from 1),
+    sender and subject, with its problems; ``accepted`` is how many messages the
+    server holds. Empty when no message has any.
+    """
+    bad = [(number, message, problems) for number, message in numbered if (problems := message.problems)]
+    if not bad:
+        return ""
+    lines = [f"{_messages(len(bad))} of {accepted} not well formed:"]
+    for number, message, problems in bad:
+        lines.append(f"  #{number} from {message.sender!r} subject {message.subject!r}:")
+        lines.extend(f"    {problem}" for problem in problems)
+    return "\n".join(lines)

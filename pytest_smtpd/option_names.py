@@ -26,7 +26,9 @@ OPTION_NAMES: tuple[str, ...] = (
     "auth_mechanisms",
     "auth_required",
     "auth_require_tls",
+    "proxy_protocol",
     "timeout",
     "strict",
+    "check_content",
     "keep",
 )

@@ -8,7 +8,10 @@ the ``smtpd_<option>`` ini keys, and the built-in defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Hashable, Mapping
+import os
+import re
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,7 +21,7 @@ from .option_names import OPTION_NAMES
 
 if TYPE_CHECKING:
     from .options import Options
-    from .protocol import Command, Reply
+    from .protocol import Command, Reply, Violation
     from .records import Message, ServerError, Session
     from .server import SMTPServer
 
@@ -32,6 +35,10 @@ _SESSION_SERVER = pytest.StashKey["SMTPServer"]()
 _INI: pytest.StashKey[tuple[dict[str, Any], Options]] = pytest.StashKey()
 _BUILT: pytest.StashKey[dict[Hashable, Options]] = pytest.StashKey()
 _BUILT_KEPT = 256
+#: Set on a test item when one of its reports failed: its servers are saved at teardown.
+_FAILED = pytest.StashKey[bool]()
+#: Where failed tests' mail goes (``--smtpd-save-dir``, ``smtpd_save_dir``), or None; read once.
+_SAVE_DIR = pytest.StashKey["Path | None"]()
 
 SMTPServerFactory = Callable[..., "SMTPServer"]
 
@@ -62,6 +69,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=True,
     )
+    save_help = (
+        "pytest-smtpd: for each failed test that used a server, write its messages (1.eml, 2.eml, ...) and "
+        "its transcript.txt under DIR/<test id>/"
+    )
+    parser.getgroup("smtpd", "pytest-smtpd").addoption(
+        "--smtpd-save-dir", dest="smtpd_save_dir", metavar="DIR", default=None, help=save_help
+    )
+    _addini(parser, "smtpd_save_dir", save_help + " (relative to the ini file)", default=None)
 
 
 def _check_ini_keys(config: pytest.Config) -> None:
@@ -222,7 +237,8 @@ def _raise_late(server: SMTPServer, reported: set[int], when: str) -> None:
 
 
 def _check(item: pytest.Item) -> None:
-    """Fail for server-thread errors and, with ``strict``, violations not yet reported."""
+    """Fail for server-thread errors and, with ``strict``, violations not yet
+    reported; with ``check_content``, for problems of messages not yet checked."""
     __tracebackhide__ = True
     reported = item.stash.setdefault(_REPORTED, set())
     for server in item.stash.get(_SERVERS, []):
@@ -231,10 +247,27 @@ def _check(item: pytest.Item) -> None:
             reported.update(id(e) for e in errors)
             server.raise_errors(errors)
         if server.options.strict:
-            found = [v for v in server.violations if id(v) not in reported]
+            found = [v for v in server.violations if id(v) not in reported and not _provoked(server, v)]
             if found:
                 reported.update(id(v) for v in found)
-                server.assert_no_violations()
+                from .server import describe_violations
+
+                raise AssertionError(describe_violations(found))
+        if server.options.check_content:
+            from .filters import describe_problems
+
+            messages = server.messages
+            unchecked = [(n, m) for n, m in enumerate(messages, 1) if id(m) not in reported]
+            reported.update(id(m) for _, m in unchecked)
+            problems = describe_problems(unchecked, len(messages))
+            if problems:
+                raise AssertionError(f"check_content: {problems}")
+
+
+def _provoked(server: SMTPServer, violation: Violation) -> bool:
+    """A failed handshake is what a test serving a bad ``certificate`` is after,
+    not a client's protocol error: ``strict`` lets it pass."""
+    return violation.kind == "tls-handshake" and server.options.certificate != "trusted"
 
 
 @pytest.fixture
@@ -369,9 +402,18 @@ def _format_error(error: ServerError) -> str:
     return "".join(te.format())
 
 
-def _report(server: SMTPServer) -> str:
+def _report(server: SMTPServer, saved: str = "") -> str:
     """The report section of one server: its parts, each left out when empty."""
-    parts = [str(server.transcript)]
+    from .filters import summary
+
+    messages = server.messages
+    parts = [saved]
+    if messages:
+        parts.append(
+            f"Accepted messages ({len(messages)}):\n"
+            + "\n".join(f"  #{n} {summary(message)}" for n, message in enumerate(messages, 1))
+        )
+    parts.append(str(server.transcript))
     unused = [rule for rule in server.rules if not rule.hits]
     if unused:
         parts.append("Rules that never applied:\n" + "\n".join(f"  {rule} never matched" for rule in unused))
@@ -381,13 +423,86 @@ def _report(server: SMTPServer) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
+def _save_dir(config: pytest.Config) -> Path | None:
+    """``--smtpd-save-dir`` (relative to where pytest was started), else ini
+    ``smtpd_save_dir`` (relative to the ini file), else None."""
+    if _SAVE_DIR not in config.stash:
+        option = config.getoption("smtpd_save_dir")
+        ini = config.getini("smtpd_save_dir")
+        if option:
+            found: Path | None = config.invocation_params.dir / option
+        elif ini:
+            found = (config.inipath.parent if config.inipath else config.rootpath) / str(ini).strip()
+        else:
+            found = None
+        config.stash[_SAVE_DIR] = found
+    return config.stash[_SAVE_DIR]
+
+
+#: The characters a test id keeps in its folder name; every other one becomes ``_``.
+_UNSAFE = re.compile(r"[^A-Za-z0-9.\-_\[\]]")
+#: Folder names are cut to this length (and end with a hash of the whole id) to stay
+#: within the 255 octets file systems allow.
+_NAME_KEPT = 200
+
+
+def _folder_name(nodeid: str) -> str:
+    """The folder of a test under the save dir: its node id with every character
+    but letters, digits, ``.``, ``-``, ``_``, ``[`` and ``]`` replaced by ``_``."""
+    name = _UNSAFE.sub("_", nodeid)
+    if name.strip(".") == "":  # "", "." and ".." are no folders of their own
+        name = name.replace(".", "_") or "_"
+    if len(name) > _NAME_KEPT:
+        import hashlib
+
+        name = f"{name[: _NAME_KEPT - 13]}-{hashlib.sha256(nodeid.encode()).hexdigest()[:12]}"
+    return name
+
+
+def _save(item: pytest.Item, servers: Sequence[SMTPServer], root: Path) -> dict[int, str]:
+    """Write each server's messages and transcript under ``root/<test id>/``
+    (one ``server-N`` folder each when there are several), replacing what an
+    earlier run left there. Returns, per server, the line that names its folder."""
+    import shutil
+
+    folder = root / _folder_name(item.nodeid)
+    shown: dict[int, str] = {}
+    try:
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+        elif folder.exists() or folder.is_symlink():
+            folder.unlink()
+        for n, server in enumerate(servers, 1):
+            where = folder / f"server-{n}" if len(servers) > 1 else folder
+            where.mkdir(parents=True)
+            messages = server.messages
+            for number, message in enumerate(messages, 1):
+                (where / f"{number}.eml").write_bytes(message.data)
+            (where / "transcript.txt").write_text(str(server.transcript) + "\n", encoding="utf-8")
+            shown[id(server)] = f"Saved {len(messages)} message(s) and the transcript in {where}{os.sep}"
+    except OSError as exc:
+        # A full disk or a read-only folder must not hide the test's own failure.
+        for server in servers:
+            shown.setdefault(id(server), f"Could not save the mail of this test in {folder}: {exc}")
+    return shown
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     servers = item.stash.get(_SERVERS, None)
+    saved: dict[int, str] = {}
+    if servers:
+        if report.failed:
+            item.stash[_FAILED] = True
+        # Saved when a phase fails, and again at teardown (mail sent by fixtures
+        # as they finish is kept too): the folder holds the test's last state.
+        root = _save_dir(item.config) if item.stash.get(_FAILED, False) else None
+        if root is not None and (report.failed or call.when == "teardown"):
+            saved = _save(item, servers, root)
     if servers and report.failed and item.config.getini("smtpd_report"):
         for server in servers:
-            text = _report(server)
+            text = _report(server, saved.get(id(server), ""))
             if text:
                 report.sections.append((f"Captured {_label(server, servers)} {call.when}", text))
     if servers is not None and call.when == "teardown":

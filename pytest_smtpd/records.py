@@ -391,6 +391,11 @@ class Session:
     tls_cipher: str | None = None
     auth_user: str | None = None
     auth_mechanism: str | None = None
+    #: With ``proxy_protocol``: the socket's own peer (the proxy), while
+    #: ``peer`` is the client its PROXY header names; None without the option.
+    proxy_peer: tuple[str, int] | None = None
+    #: The PROXY version 2 header's TLVs, ``(type, value)`` in the order sent.
+    proxy_tlvs: tuple[tuple[int, bytes], ...] = ()
     commands: tuple[Command, ...] = ()
     replies: tuple[Reply, ...] = ()
     messages: tuple[Message, ...] = ()
@@ -557,6 +562,8 @@ class _SessionState:
     tls_cipher: str | None = None
     auth_user: str | None = None
     auth_mechanism: str | None = None
+    proxy_peer: tuple[str, int] | None = None
+    proxy_tlvs: tuple[tuple[int, bytes], ...] = ()
     # Lists, or deques bounded by the recorder's ``keep``.
     commands: MutableSequence[Command] = field(default_factory=list)
     replies: MutableSequence[Reply] = field(default_factory=list)
@@ -576,6 +583,8 @@ class _SessionState:
             tls_cipher=self.tls_cipher,
             auth_user=self.auth_user,
             auth_mechanism=self.auth_mechanism,
+            proxy_peer=self.proxy_peer,
+            proxy_tlvs=self.proxy_tlvs,
             commands=tuple(self.commands),
             replies=tuple(self.replies),
             messages=tuple(self.messages),
@@ -635,6 +644,7 @@ class Recorder:
         # Ended sessions in the order they ended, while ``keep`` bounds them.
         self._ended: deque[int] = deque()
         self._messages: deque[Message] = deque(maxlen=keep)
+        self._accepted = 0
         # Entries are kept as recorded and turned into TranscriptLines when read:
         # recording stays cheap on the server thread.
         self._transcript: deque[_Entry] = deque(maxlen=self._per_message)
@@ -724,6 +734,7 @@ class Recorder:
                 return message
             state.messages.append(message)
             self._messages.append(message)
+            self._accepted += 1
             if self._waiters:
                 self.changed.notify_all()
         if self._message_observers:
@@ -780,6 +791,26 @@ class Recorder:
             if state is None:
                 return
             state.auth_user, state.auth_mechanism = user, mechanism
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_proxy(self, sid: int, proxy_peer: tuple[str, int]) -> None:
+        """The connection comes through a proxy at ``proxy_peer`` (``proxy_protocol``)."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.proxy_peer = proxy_peer
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_proxy_header(self, sid: int, peer: tuple[str, int], tlvs: tuple[tuple[int, bytes], ...]) -> None:
+        """The PROXY header named ``peer`` as the client (or kept the socket's), with ``tlvs``."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.peer, state.proxy_tlvs = peer, tlvs
             if self._waiters:
                 self.changed.notify_all()
 
@@ -941,10 +972,30 @@ class Recorder:
         """The live message list; only for predicates run by :meth:`wait`."""
         return self._messages
 
+    @property
+    def accepted(self) -> int:
+        """How many messages were recorded since the last :meth:`clear`, also
+        those that ``keep`` has dropped since (read it under the lock or alone)."""
+        return self._accepted
+
+    def messages_since(self, accepted: int) -> tuple[list[Message], int]:
+        """The messages recorded after the first ``accepted`` ones (as many of
+        them as are still kept) and the new total; ``accepted`` past the total
+        (the records were cleared since) counts from nothing again."""
+        with self._lock:
+            total = self._accepted
+            if accepted > total:
+                accepted = 0
+            kept = self._messages
+            fresh = min(total - accepted, len(kept))
+            # Indexing from the right end of a deque is O(1): no copy of the rest.
+            return [kept[i] for i in range(len(kept) - fresh, len(kept))], total
+
     def clear(self, *, keep_errors: bool = False) -> None:
         """Forget every record. Sessions still open keep being recorded."""
         with self.changed:
             self._messages.clear()
+            self._accepted = 0
             self._transcript.clear()
             self._violations.clear()
             self._refusals.clear()

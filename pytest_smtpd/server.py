@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import ConfigurationError, ServerThreadError, StartError
-from .filters import check_filters, describe_mismatch, match_message
+from .filters import check_filters, describe_mismatch, describe_problems, match_message
 from .options import Options
 from .protocol import (
     TEXT_LINE_LIMIT,
@@ -41,6 +41,7 @@ from .protocol import (
     State,
     Violation,
 )
+from .proxy import BadProxyHeader, ProxyHeaderReader
 from .records import Ending, Message, Observer, Record, Recorder, Refusal, ServerError, Session, Transcript
 from .rules import Matcher, Rule, RuleBook
 
@@ -94,6 +95,7 @@ class _Client:
         "partial",
         "paused",
         "peer",
+        "proxy",
         "sid",
         "sock",
         "tls",
@@ -117,6 +119,7 @@ class _Client:
         self.tls_out: ssl.MemoryBIO | None = None
         self.handshaking = False
         self.events = selectors.EVENT_READ  # 0: not registered with the selector
+        self.proxy: ProxyHeaderReader | None = None  # reading a PROXY header: no greeting yet
 
 
 class SMTPServer:
@@ -450,11 +453,12 @@ class SMTPServer:
         """Exactly one accepted message matches ``filters``; return it.
 
         Filters: ``sender``, ``to`` (any envelope recipient), ``cc``, ``bcc``,
-        ``subject``, ``text``, ``html``, ``headers`` (a mapping), ``attachment``
-        (a filename); each a string, a compiled regex or a predicate. Strings:
-        addresses are equal in any case; subject, header values and filenames
-        are equal; text and html contain the string. A failure lists every
-        message, how the nearest differ, and what was refused.
+        ``subject``, ``text``, ``html``, ``link`` (any of ``Message.links``),
+        ``headers`` (a mapping), ``attachment`` (a filename); each a string, a
+        compiled regex or a predicate. Strings: addresses are equal in any case;
+        subject, header values and filenames are equal; text, html and a link
+        contain the string. A failure lists every message, how the nearest
+        differ, and what was refused.
         """
         __tracebackhide__ = True
         messages, found = self._matching(filters)
@@ -482,8 +486,17 @@ class SMTPServer:
         __tracebackhide__ = True
         found = self.violations
         if found:
-            lines = "\n".join(f"  {v}" for v in found)
-            raise AssertionError(f"{len(found)} client protocol violation(s):\n{lines}")
+            raise AssertionError(describe_violations(found))
+
+    def assert_well_formed(self) -> None:
+        """Every accepted message is well formed: fail listing each message that
+        is not (its number, sender and subject) with its
+        :attr:`~pytest_smtpd.Message.problems`."""
+        __tracebackhide__ = True
+        messages = self.messages
+        report = describe_problems(enumerate(messages, 1), len(messages))
+        if report:
+            raise AssertionError(report)
 
     # Waiting -----------------------------------------------------------------------
 
@@ -503,28 +516,29 @@ class SMTPServer:
         found: list[Message] = []
         seen = 0
         while True:
-            messages = self.messages
-            if len(messages) < seen:  # cleared meanwhile
-                found, seen = [], 0
-            found.extend(m for m in messages[seen:] if match_message(m, filters))
-            seen = len(messages)
+            fresh, total = self._recorder.messages_since(seen)
+            if total < seen:  # cleared meanwhile
+                found = []
+            found.extend(m for m in fresh if match_message(m, filters))
+            seen = total
             if len(found) >= count:
                 return found
             if not self.running:
                 raise AssertionError(
                     "the server is stopped, so no more messages can arrive: "
-                    + self._mismatch(messages, filters, len(found), f"at least {count}")
+                    + self._mismatch(self.messages, filters, len(found), f"at least {count}")
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
-                    f"timed out after {timeout}s: " + self._mismatch(messages, filters, len(found), f"at least {count}")
+                    f"timed out after {timeout}s: "
+                    + self._mismatch(self.messages, filters, len(found), f"at least {count}")
                 )
             self._wait_for_change(seen, remaining)
 
     def _wait_for_change(self, seen: int, timeout: float) -> None:
         recorder = self._recorder
-        recorder.wait(lambda: len(recorder.messages_unlocked()) != seen or self._stopping, timeout)
+        recorder.wait(lambda: recorder.accepted != seen or self._stopping, timeout)
 
     async def wait_for_async(self, count: int = 1, timeout: float = 5.0, **filters: object) -> list[Message]:
         """``wait_for`` for async tests: yields to the event loop while waiting."""
@@ -693,8 +707,9 @@ class SMTPServer:
             if client.deadline > now:
                 self._check_at = min(self._check_at, client.deadline)
                 continue
-            if not client.handshaking:
-                # Mid-handshake a plaintext reply would only garble it.
+            if not client.handshaking and client.proxy is None:
+                # Mid-handshake a plaintext reply would only garble it; before
+                # the PROXY header there was no greeting, so no reply either.
                 reply = client.core.timeout_reply()
                 self._recorder.record_reply(client.sid, reply)
                 self._queue(client, reply.to_bytes())
@@ -736,12 +751,53 @@ class SMTPServer:
             self._clients[sid] = client
             assert self._selector is not None
             self._selector.register(sock, selectors.EVENT_READ, client)
-            if self.options.implicit_tls:
-                # RFC 8314 §3.3: TLS first; the greeting comes after the handshake.
-                self._start_tls(client)
+            if self.options.proxy_protocol:
+                # The greeting waits for the header (``_read_proxy_header``).
+                client.proxy = ProxyHeaderReader()
+                self._recorder.record_proxy(sid, peer)
             else:
-                self._handle(client, None)
+                self._open(client)
             self._flush(client)
+
+    def _open(self, client: _Client) -> None:
+        """Start the conversation: the TLS handshake or the greeting."""
+        if self.options.implicit_tls:
+            # RFC 8314 §3.3: TLS first; the greeting comes after the handshake.
+            self._start_tls(client)
+        else:
+            self._handle(client, None)
+
+    def _read_proxy_header(self, client: _Client, data: memoryview) -> bytes | None:
+        """Feed the PROXY header reader; once the header is whole, open the
+        conversation and return the octets after it. None while waiting, or
+        when the connection was closed.
+
+        The header comes first even with implicit TLS (a proxy sends it in
+        the clear before relaying the handshake). PROXY protocol §2: "The
+        receiver MUST NOT start processing the connection before it receives a
+        complete and valid PROXY protocol header": no greeting, and no reply
+        to a bad header.
+        """
+        reader = client.proxy
+        assert reader is not None
+        result = reader.receive_data(data) if data else None
+        if result is None:
+            if client.eof:  # gone before a whole header: nothing it sent was wrong
+                self._close(client, Ending.CLIENT_CLOSED)
+            return None
+        if isinstance(result, BadProxyHeader):
+            self._recorder.record_violations(client.sid, [Violation("proxy-header", result.detail)])
+            self._discard_input(client)
+            self._close(client, Ending.ERROR)
+            return None
+        client.proxy = None
+        named = result.client
+        if named is not None:
+            client.peer = named
+        self._recorder.record_proxy_header(client.sid, client.peer, result.tlvs)
+        self._arm(client)
+        self._open(client)
+        return reader.rest
 
     def _pause_accepting(self, listener: socket.socket) -> None:
         selector = self._selector
@@ -769,6 +825,18 @@ class SMTPServer:
         # At EOF the socket stays readable: stop watching it (``_flush``), or a
         # client closing during a delay would spin the loop until the delay ends.
         client.eof = not received
+        if client.proxy is not None:
+            rest = self._read_proxy_header(client, raw)
+            if rest is None or client.closing is not None or client.sid not in self._clients:
+                return
+            if not rest and not client.eof:
+                self._flush(client)
+                return
+            # Sent behind the header, before the greeting: read as if pipelined
+            # right after the greeting (what a client that does not wait sends).
+            received = len(rest)
+            buffer[:received] = rest
+            raw = data = self._read_view[:received]
         if client.tls is not None:
             plain = self._tls_receive(client, raw)
             if plain is None:
@@ -1117,7 +1185,7 @@ class SMTPServer:
     def _shutdown(self) -> None:
         for client in list(self._clients.values()):
             if client.closing is None:
-                if not client.handshaking:
+                if not client.handshaking and client.proxy is None:
                     reply = client.core.shutdown_reply()
                     self._recorder.record_reply(client.sid, reply)
                     self._queue(client, reply.to_bytes())
@@ -1155,6 +1223,12 @@ def listen_backlog() -> int:
             backlog = socket.SOMAXCONN
         _BACKLOG.append(max(backlog, socket.SOMAXCONN))
     return _BACKLOG[0]
+
+
+def describe_violations(found: Sequence[Violation]) -> str:
+    """The text of a failed ``assert_no_violations`` (and of ``strict``)."""
+    lines = "\n".join(f"  {v}" for v in found)
+    return f"{len(found)} client protocol violation(s):\n{lines}"
 
 
 def _default_options() -> Options:

@@ -101,6 +101,8 @@ class ViolationKind(str, enum.Enum):
     #: The transport's own: a failed TLS handshake, and TLS errors after it.
     TLS_HANDSHAKE = "tls-handshake"
     TLS = "tls"
+    #: The transport's own: a connection whose PROXY protocol header is not valid.
+    PROXY_HEADER = "proxy-header"
 
 
 @dataclass(frozen=True, slots=True)

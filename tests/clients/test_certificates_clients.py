@@ -34,9 +34,7 @@ every_certificate = pytest.mark.parametrize("certificate", CERTIFICATES)
 def _ended(server: SMTPServer) -> Session:
     """The only session, once it has ended (a client may give up before the
     server has read its alert)."""
-    recorder = server._recorder
-    assert recorder.wait(lambda: any(s.ended is not None for s in recorder._sessions.values()), 5)
-    (session,) = server.sessions
+    (session,) = server.wait_until(lambda s: [x for x in s.sessions if not x.active])
     return session
 
 

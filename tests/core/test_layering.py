@@ -16,6 +16,7 @@ _ABOVE_CORE = {f"{PACKAGE}.{name}" for name in ("records", "server", "plugin", "
 NEVER_IMPORTS = {
     "protocol": _SANS_IO | _ABOVE_CORE,
     "extensions": _SANS_IO | _ABOVE_CORE,
+    "proxy": _SANS_IO | _ABOVE_CORE,
     "records": {"socket", "pytest", "_pytest"},
     "content": {"socket", "pytest", "_pytest"},
     "rules": {"socket"},

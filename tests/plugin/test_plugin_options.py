@@ -258,7 +258,7 @@ def test_default_without_any_layer(pytester: pytest.Pytester) -> None:
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.smtpd(**options):*(host, port, hostname, *strict, keep)"])
+    result.stdout.fnmatch_lines(["@pytest.mark.smtpd(**options):*(host, port, hostname, *strict, check_content, keep)"])
 
 
 def test_unknown_option_in_marker(pytester: pytest.Pytester) -> None:
@@ -276,7 +276,7 @@ def test_unknown_option_in_marker(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*unknown smtpd option 'hostnme' (did you mean 'hostname'?) in @pytest.mark.smtpd;"
-            " valid options: host, port, hostname, *, strict, keep"
+            " valid options: host, port, hostname, *, strict, check_content, keep"
         ]
     )
 
@@ -338,7 +338,7 @@ def test_unknown_ini_option_is_a_usage_error(pytester: pytest.Pytester, warnings
     result.stderr.fnmatch_lines(
         [
             "ERROR: unknown pytest-smtpd ini option smtpd_max_recipient (did you mean 'smtpd_max_recipients'?);"
-            " valid: smtpd_host, smtpd_port, *, smtpd_report"
+            " valid: smtpd_host, smtpd_port, *, smtpd_report, smtpd_save_dir"
         ]
     )
     result.stdout.no_fnmatch_line("*passed*")

@@ -295,3 +295,79 @@ def test_strict_in_the_marker_can_be_turned_off(pytester: pytest.Pytester) -> No
         """,
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_strict_lets_the_handshake_failure_a_bad_certificate_provokes_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        client=BARE_LF_CLIENT,
+        test_strict="""
+        import smtplib, ssl
+        import pytest
+        from client import send_bare_lf
+
+        def refused(smtpd):
+            with pytest.raises(ssl.SSLCertVerificationError):
+                smtplib.SMTP_SSL(*smtpd.address, context=smtpd.client_ssl_context, timeout=10)
+            smtpd.wait_until(lambda s: s.violations)
+
+        @pytest.mark.smtpd(strict=True, implicit_tls=True, certificate="expired")
+        def test_expired_is_refused(smtpd):
+            refused(smtpd)
+
+        @pytest.mark.smtpd(strict=True, implicit_tls=True, certificate="expired")
+        def test_other_violations_still_fail(smtpd):
+            refused(smtpd)
+            with smtplib.SMTP_SSL(*smtpd.address, context=ssl._create_unverified_context()) as client:
+                client.ehlo()
+                client.mail("a@example.com")
+                client.rcpt("b@example.com")
+                client.data(b"bare\\nLF\\r\\n")
+        """,
+    )
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*bare-lf*"])
+    result.stdout.no_fnmatch_line("*tls-handshake*")
+
+
+def test_the_report_lists_the_accepted_messages_above_the_transcript(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_fails(smtpd):
+            with smtplib.SMTP(*smtpd.address) as client:
+                client.sendmail("a@example.com", ["b@example.com", "c@example.com"], "Subject: one\\r\\n\\r\\n1\\r\\n")
+                client.sendmail("d@example.com", ["e@example.com"], "No subject\\r\\n")
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured smtpd transcript call -*",
+            "Accepted messages (2):",
+            "  #1 from 'a@example.com' to ['b@example.com', 'c@example.com'] subject 'one'",
+            "  #2 from 'd@example.com' to ['e@example.com'] subject None",
+            "",
+            "--- session 1 from 127.0.0.1:* ---",
+        ]
+    )
+
+
+def test_no_message_list_without_messages(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import smtplib
+
+        def test_fails(smtpd):
+            with smtplib.SMTP(*smtpd.address) as client:
+                client.noop()
+            assert False
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*- Captured smtpd transcript call -*", "--- session 1 from 127.0.0.1:* ---"])
+    result.stdout.no_fnmatch_line("Accepted messages*")

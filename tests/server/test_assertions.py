@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import smtplib
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 import pytest
 
@@ -14,6 +15,8 @@ from pytest_smtpd import SMTPServer
 WELCOME = "Welcome!"
 RESET = "Reset your password"
 ALERT = "Disk full"
+#: What ``send`` needs to build a well-formed mail.
+GOOD_HEADERS = {"Date": formatdate(), "Message-ID": make_msgid(domain="example.com")}
 
 
 def send(
@@ -207,7 +210,7 @@ def test_unknown_filter_is_a_type_error_naming_the_valid_ones(smtpd: SMTPServer,
     with pytest.raises(TypeError) as info:
         getattr(smtpd, method)(recipient="alice@example.com")
     assert str(info.value) == (
-        "unknown filter 'recipient'; valid filters: sender, to, cc, bcc, subject, text, html, headers, attachment"
+        "unknown filter 'recipient'; valid filters: sender, to, cc, bcc, subject, text, html, link, headers, attachment"
     )
 
 
@@ -462,3 +465,138 @@ def test_clear_forgets_refusals(smtpd: SMTPServer) -> None:
     assert len(smtpd.refusals) == 1
     smtpd.clear()
     assert smtpd.refusals == []
+
+
+# link= ---------------------------------------------------------------------------
+
+RESET_URL = "https://app.example.com/accounts/reset/" + "a" * 60 + "/set-password/?next=%2Fhome&lang=en"
+
+
+@pytest.fixture
+def linked(smtpd: SMTPServer) -> SMTPServer:
+    """A reset mail whose text link is longer than a quoted-printable line and whose
+    HTML link has ``&amp;``, then a newsletter with the same unsubscribe link in both parts."""
+    send(
+        smtpd,
+        "app@example.com",
+        ["alice@example.com"],
+        RESET,
+        f"Reset it here: {RESET_URL}\n",
+        html=f'<p><a href="{RESET_URL.replace("&", "&amp;")}">Reset</a></p>\n',
+    )
+    send(
+        smtpd,
+        "news@example.com",
+        ["alice@example.com"],
+        "News",
+        "Read: https://news.example.com/issue/7\nUnsubscribe: https://news.example.com/unsub?u=alice\n",
+        html='<a href="https://news.example.com/unsub?u=alice">Unsubscribe</a>',
+    )
+    assert b"=\r\n" in smtpd.messages[0].data  # the text URL is cut by a soft line break on the wire
+    return smtpd
+
+
+@pytest.mark.parametrize(
+    ("link", "subject"),
+    [
+        ("/set-password/?next=%2Fhome&lang=en", RESET),  # across the soft break, and &amp; in the href
+        ("news.example.com/issue/", "News"),
+        (re.compile(r"/reset/a{60}/"), RESET),
+        (re.compile(r"unsub\?u=alice$"), "News"),
+        (lambda link: link.startswith("https://news.example.com/unsub"), "News"),
+    ],
+    ids=["str-decoded", "str", "regex", "regex-duplicate-link", "predicate"],
+)
+def test_link_filter_matches(linked: SMTPServer, link: object, subject: str) -> None:
+    assert linked.assert_sent(link=link).subject == subject
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "=\r\n",  # nothing of the encoding is left in a link
+        "&amp;",
+        "https://other.example/",
+        re.compile(r"^http://"),
+        lambda link: "logout" in link,
+    ],
+    ids=["soft-break", "entity", "str", "regex", "predicate"],
+)
+def test_link_filter_does_not_match(linked: SMTPServer, link: object) -> None:
+    linked.assert_not_sent(link=link)
+
+
+def test_link_filter_counts_and_waits(linked: SMTPServer) -> None:
+    assert len(linked.assert_count(2, link="example.com")) == 2
+    assert [m.subject for m in linked.wait_for(link="unsub", timeout=1)] == ["News"]
+
+
+def test_link_filter_predicate_gets_each_link(linked: SMTPServer) -> None:
+    seen: list[object] = []
+    linked.assert_not_sent(link=lambda link: seen.append(link))
+    assert seen == [RESET_URL, "https://news.example.com/issue/7", "https://news.example.com/unsub?u=alice"]
+
+
+def test_link_filter_near_miss_shows_the_links(linked: SMTPServer) -> None:
+    text = failure(lambda: linked.assert_sent(subject="News", link="/logout"))
+    assert text.endswith(
+        "    link: wanted '/logout', got ['https://news.example.com/issue/7', 'https://news.example.com/unsub?u=alice']"
+    )
+
+
+def test_a_message_without_links(three: SMTPServer) -> None:
+    three.assert_not_sent(link=lambda link: True)
+
+
+# assert_well_formed ------------------------------------------------------------------
+
+
+def test_assert_well_formed_passes_for_well_formed_mail(smtpd: SMTPServer) -> None:
+    smtpd.assert_well_formed()  # no message at all
+    mail = EmailMessage()
+    mail["From"] = "app@example.com"
+    mail["To"] = "alice@example.com"
+    mail["Subject"] = WELCOME
+    mail["Date"] = formatdate()
+    mail["Message-ID"] = make_msgid(domain="example.com")
+    mail.set_content("Hello Alice.\n")
+    with smtplib.SMTP(*smtpd.address) as client:
+        client.send_message(mail)
+    smtpd.assert_well_formed()
+
+
+def test_assert_well_formed_lists_each_message_and_its_problems(three: SMTPServer) -> None:
+    with smtplib.SMTP(*three.address) as client:
+        client.sendmail("ops@example.com", ["b@example.com"], "Subject: raw\r\n\r\nhello\r\n")
+    text = failure(three.assert_well_formed)
+    # send() builds its mail without Date and Message-ID; the raw one lacks From too.
+    expected = ["4 messages of 4 not well formed:"]
+    for number, message in enumerate(three.messages, 1):
+        expected.append(f"  #{number} from {message.sender!r} subject {message.subject!r}:")
+        expected.extend(f"    {problem}" for problem in message.problems)
+    assert text.splitlines() == expected
+    assert [m.sender for m in three.messages[:3]] == ["app@example.com", "app@example.com", "alerts@monitor.example"]
+    for message in three.messages[:3]:
+        assert [p.kind for p in message.problems] == ["missing-date", "missing-message-id"]
+    assert {p.kind for p in three.messages[3].problems} == {"missing-date", "missing-from", "missing-message-id"}
+
+
+def test_assert_well_formed_names_only_the_bad_messages(smtpd: SMTPServer) -> None:
+    send(smtpd, "app@example.com", ["alice@example.com"], WELCOME, "Hello.\n", headers=GOOD_HEADERS)
+    send(smtpd, "app@example.com", ["bob@example.com"], RESET, "Click.\n")
+    send(smtpd, "app@example.com", ["carol@example.com"], ALERT, "Full.\n", headers=GOOD_HEADERS)
+    text = failure(smtpd.assert_well_formed)
+    assert text.splitlines()[:2] == [
+        "1 message of 3 not well formed:",
+        f"  #2 from 'app@example.com' subject {RESET!r}:",
+    ]
+    assert "#1" not in text
+    assert "#3" not in text
+
+
+def test_assert_well_formed_hides_its_frame(smtpd: SMTPServer) -> None:
+    send(smtpd, "app@example.com", ["bob@example.com"], RESET, "Click.\n")
+    with pytest.raises(AssertionError) as info:
+        smtpd.assert_well_formed()
+    assert info.traceback[-1].name == "assert_well_formed"
+    assert info.traceback.filter(info)[-1].name == "test_assert_well_formed_hides_its_frame"

@@ -55,9 +55,7 @@ def _send(server: SMTPServer, context: ssl.SSLContext, host: str | None = None) 
 def _ended(server: SMTPServer) -> Session:
     """The only session, once it has ended (the server may record the refusal
     just after the client gave up)."""
-    recorder = server._recorder
-    assert recorder.wait(lambda: any(s.ended is not None for s in recorder._sessions.values()), 5)
-    (session,) = server.sessions
+    (session,) = server.wait_until(lambda s: [x for x in s.sessions if not x.active])
     return session
 
 

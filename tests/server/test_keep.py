@@ -7,6 +7,7 @@ import shutil
 import smtplib
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,27 @@ def test_the_listener_listens_with_that_backlog() -> None:
     # For a listening socket ss shows the backlog as Send-Q: "LISTEN 0 4096 127.0.0.1:port ...".
     (line,) = out.splitlines()
     assert int(line.split()[2]) == listen_backlog()
+
+
+def test_wait_for_sees_new_messages_when_keep_is_full() -> None:
+    with SMTPServer(keep=2) as server:
+        send(server, ["m1", "m2", "m3"])
+        assert len(server.messages) == 2  # full: a new message no longer changes the length
+        looked = threading.Event()
+
+        def is_m4(subject: object) -> bool:
+            looked.set()  # the wait has begun: now send
+            return subject == "m4"
+
+        def send_m4() -> None:
+            if looked.wait(10):
+                send(server, ["m4"])
+
+        sender = threading.Thread(target=send_m4)
+        sender.start()
+        try:
+            [found] = server.wait_for(subject=is_m4, timeout=10)
+        finally:
+            sender.join(10)
+        assert found.subject == "m4"
+        assert [m.subject for m in server.messages] == ["m3", "m4"]
