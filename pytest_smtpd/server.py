@@ -810,8 +810,8 @@ class SMTPServer:
         heapq.heappush(self._timers, (time.monotonic() + _ACCEPT_RETRY, next(self._timer_seq), None, resume))
 
     def _read(self, client: _Client) -> None:
-        # Into one buffer reused for every read: a fresh 256 KiB bytes object
-        # per recv() costs more than the recv itself for short commands.
+        # Into one buffer reused for every read: a fresh bytes object of
+        # _RECV_SIZE per recv() costs more than the recv itself for short commands.
         buffer = self._read_buffer
         try:
             received = client.sock.recv_into(buffer)
