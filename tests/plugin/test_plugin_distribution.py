@@ -12,12 +12,14 @@ from smtpd_pytester import write_ini
 import pytest_smtpd
 
 
-def fake_other_distribution(pytester: pytest.Pytester, *requires: str) -> None:
+def fake_other_distribution(pytester: pytest.Pytester, *requires: str, entry_points: str = "") -> None:
     """Put the metadata of a ``pytest-smtpd`` 0.1.0 distribution on the inner run's path."""
     dist = pytester.mkdir("pytest_smtpd-0.1.0.dist-info")
     lines = ["Metadata-Version: 2.1", "Name: pytest-smtpd", "Version: 0.1.0"]
     lines += [f"Requires-Dist: {requirement}" for requirement in requires]
     dist.joinpath("METADATA").write_text("\n".join(lines) + "\n")
+    if entry_points:
+        dist.joinpath("entry_points.txt").write_text(entry_points)
 
 
 def test_version_is_the_installed_distributions() -> None:
@@ -55,12 +57,20 @@ def test_the_smtpdfix_shim_is_reported_with_what_to_uninstall(pytester: pytest.P
 
 def test_another_pytest_smtpd_is_reported_without_smtpdfix(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naddopts = -p no:asyncio -p no:hypothesispytest -p no:cacheprovider\n")
-    fake_other_distribution(pytester, "pytest>=7.4")
+    fake_other_distribution(pytester, "pytest>=7.4", "smtpdfix>=0.5; extra == 'bench'")
     pytester.makepyfile("def test_plain():\n    pass\n")
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*renamed to pytest-smtp-server*'pip uninstall pytest-smtpd', then*"])
-    assert "smtpdfix'" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*it is another project, and its*'pip uninstall pytest-smtpd', then*"])
+    assert "uninstall pytest-smtpd smtpdfix" not in result.stdout.str()
+
+
+def test_this_plugin_under_its_former_name_is_not_reported(pytester: pytest.Pytester) -> None:
+    write_ini(pytester)
+    fake_other_distribution(pytester, "pytest>=7.4", entry_points="[pytest11]\npytest_smtpd = pytest_smtpd.plugin\n")
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
 
 
 def test_the_other_distribution_fails_a_strict_suite(pytester: pytest.Pytester) -> None:
