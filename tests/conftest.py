@@ -23,15 +23,3 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     if _old_pytest_asyncio():
         parser.addini("asyncio_default_fixture_loop_scope", "ignored: pytest-asyncio before 0.24 has no such option")
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    # pytest-asyncio 0.23 closes a test's event loop as soon as the test returns, before asyncio has
-    # finished closing a client's TLS transport (aiosmtplib's quit() starts the TLS shutdown), so the
-    # transport is garbage-collected unclosed in some later test. That is the client's loop, never
-    # this plugin's server (which uses no asyncio): ignore it there only. (On Python 3.10 the bare
-    # socket is what gets collected, which no filter can tell from a leak: CI runs pytest 7.4 on 3.11.)
-    if _old_pytest_asyncio():
-        config.addinivalue_line(
-            "filterwarnings",
-            "ignore:Exception ignored in. <function _SelectorTransport.__del__:pytest.PytestUnraisableExceptionWarning",
-        )
