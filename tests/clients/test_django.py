@@ -75,6 +75,8 @@ def test_send_mass_mail_uses_one_connection(smtpd: SMTPServer) -> None:
     smtpd.assert_sent(sender="reports@example.com", to="user1@example.com", text="Body 1")
 
 
+# Django before 5.0 leaves the SMTP connection open when sending raises; the garbage collector closes it.
+@pytest.mark.filterwarnings("ignore::ResourceWarning" if django.VERSION < (5, 0) else "error::ResourceWarning")
 def test_scripted_550_raises_recipients_refused(smtpd: SMTPServer) -> None:
     smtpd.on("RCPT", "nobody@example.com").reply(550, "5.1.1 No such user")
     with pytest.raises(smtplib.SMTPRecipientsRefused) as info:
