@@ -22,4 +22,3 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # --strict-config rejects an unknown key: declare it there (0.23 runs fixtures in the test's loop).
     if _old_pytest_asyncio():
         parser.addini("asyncio_default_fixture_loop_scope", "ignored: pytest-asyncio before 0.24 has no such option")
-
