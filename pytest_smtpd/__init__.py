@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from .rules import Rule as Rule
     from .server import SMTPServer as SMTPServer
 
-__version__ = "0.1.0"
+    #: The installed version of the ``pytest-smtp-server`` distribution, read
+    #: from its metadata on first use ("0" when it is not installed).
+    __version__: str
 
 _EXPORTS = {
     "Attachment": "records",
@@ -61,6 +63,15 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:  # pyproject.toml is the one source; the metadata is installed from it
+            found = version("pytest-smtp-server")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "0+unknown"
+        globals()["__version__"] = found
+        return found
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_smtpd' has no attribute {name!r}")
@@ -71,4 +82,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__, "__version__"})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import hookspec
+from . import _distribution, hookspec
 from .option_names import OPTION_NAMES
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "smtpd(**options): options for the servers of the smtpd and smtpd_factory fixtures "
         f"({', '.join(OPTION_NAMES)})",
     )
+    _distribution.warn_about_other_distribution(config)
     for name in ("smtpd", "smtpdfix", "smtpdfix.plugin"):
         plugin = config.pluginmanager.get_plugin(name)
         if plugin is not None and "smtpdfix" in getattr(plugin, "__name__", ""):

@@ -39,7 +39,7 @@ def _ca() -> Any:
                 import trustme
             except ImportError:
                 raise ConfigurationError(
-                    "TLS needs the 'tls' extra for its test certificates: pip install 'pytest-smtpd[tls]' "
+                    "TLS needs the 'tls' extra for its test certificates: pip install 'pytest-smtp-server[tls]' "
                     "(or pass ssl_context= with your own certificate)"
                 ) from None
             ca = trustme.CA()

@@ -460,3 +460,15 @@ def test_a_message_recorded_after_the_stop_is_still_shown(monkeypatch: pytest.Mo
     assert errors == []
     assert "#1 from <app@example.com> to <alice@example.com> subject 'last'" in out.getvalue()
     assert out.getvalue().endswith("pytest-smtpd stopped (1 message accepted)\n")
+
+
+def test_importing_the_main_module_starts_nothing() -> None:
+    import importlib
+    import threading
+
+    from pytest_smtpd import cli
+
+    before = set(threading.enumerate())
+    module = importlib.import_module("pytest_smtpd.__main__")
+    assert module.main is cli.main
+    assert set(threading.enumerate()) == before

@@ -241,7 +241,7 @@ def test_tls_without_trustme_names_the_extra(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(tls, "_state", {})
     monkeypatch.setitem(sys.modules, "trustme", None)
-    with pytest.raises(ConfigurationError, match=r"pytest-smtpd\[tls\]"):
+    with pytest.raises(ConfigurationError, match=r"pytest-smtp-server\[tls\]"):
         SMTPServer(starttls=True)
 
 
