@@ -285,10 +285,11 @@ class Options:
     @functools.cached_property
     def protocol_config(self) -> ProtocolConfig:
         """What the protocol core needs of these options: the options named as its
-        fields (made once per options object)."""
+        fields (made once per options object); its other fields keep their defaults."""
         from .protocol import ProtocolConfig
 
-        return ProtocolConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ProtocolConfig)})
+        fields = dataclasses.fields(ProtocolConfig)
+        return ProtocolConfig(**{f.name: getattr(self, f.name) for f in fields if f.name in _KINDS})
 
     @property
     def tls(self) -> bool:

@@ -774,13 +774,53 @@ class Recorder:
         if self._refusal_observers:
             self._tell(self._refusal_observers, [refusal])
 
-    def update_session(self, sid: int, **changes: object) -> None:
+    def record_greeting(self, sid: int, verb: str, name: str | None) -> None:
+        """The client greeted with ``verb`` (HELO or EHLO) and ``name``, and it was accepted."""
         with self._lock:
             state = self._sessions.get(sid)
             if state is None:
                 return
-            for name, value in changes.items():
-                setattr(state, name, value)
+            state.greeting, state.helo_name = verb, name
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_auth(self, sid: int, user: str | None, mechanism: str | None) -> None:
+        """The client authenticated as ``user`` with ``mechanism``."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.auth_user, state.auth_mechanism = user, mechanism
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_proxy(self, sid: int, proxy_peer: tuple[str, int]) -> None:
+        """The connection comes through a proxy at ``proxy_peer`` (``proxy_protocol``)."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.proxy_peer = proxy_peer
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_proxy_header(self, sid: int, peer: tuple[str, int], tlvs: tuple[tuple[int, bytes], ...]) -> None:
+        """The PROXY header named ``peer`` as the client (or kept the socket's), with ``tlvs``."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.peer, state.proxy_tlvs = peer, tlvs
+            if self._waiters:
+                self.changed.notify_all()
+
+    def record_tls(self, sid: int, version: str | None, cipher: str | None) -> None:
+        """TLS is in force with ``version`` and ``cipher``."""
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.tls_version, state.tls_cipher = version, cipher
             if self._waiters:
                 self.changed.notify_all()
 

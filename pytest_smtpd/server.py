@@ -32,6 +32,7 @@ from .protocol import (
     Command,
     Connection,
     ConnectionClosed,
+    Effect,
     Event,
     LocalProtocolError,
     MessageReceived,
@@ -62,6 +63,11 @@ _OUTPUT_HIGH_WATER = 1024 * 1024
 #: While a reply is delayed, stop reading once the core holds this much unparsed input.
 _INPUT_HIGH_WATER = 1024 * 1024
 _NEVER = float("inf")
+# The effects the server acts on, as module globals: a member looked up on its
+# Enum class costs a metaclass __getattr__ hook (Python 3.11) on every reply.
+_MESSAGE, _GREETED, _AUTHENTICATED, _STARTTLS = Effect.MESSAGE, Effect.GREETED, Effect.AUTHENTICATED, Effect.STARTTLS
+#: The effects that end the session once the reply is sent, and how it ended.
+_ENDINGS = {Effect.QUIT: Ending.QUIT, Effect.CLOSE: Ending.SERVER_CLOSED}
 #: Seconds to stop accepting after accept() failed for want of descriptors or memory.
 _ACCEPT_RETRY = 0.1
 
@@ -90,7 +96,6 @@ class _Client:
         "paused",
         "peer",
         "proxy",
-        "sender",
         "sid",
         "sock",
         "tls",
@@ -103,7 +108,6 @@ class _Client:
         self.core = core
         self.sid = sid
         self.peer = peer
-        self.sender: str | None = None  # of the transaction under way, once MAIL was accepted
         self.deadline = _NEVER
         self.out = bytearray()
         self.partial = 0  # content octets since the idle timer last restarted
@@ -750,7 +754,7 @@ class SMTPServer:
             if self.options.proxy_protocol:
                 # The greeting waits for the header (``_read_proxy_header``).
                 client.proxy = ProxyHeaderReader()
-                self._recorder.update_session(sid, proxy_peer=peer)
+                self._recorder.record_proxy(sid, peer)
             else:
                 self._open(client)
             self._flush(client)
@@ -790,7 +794,7 @@ class SMTPServer:
         named = result.client
         if named is not None:
             client.peer = named
-        self._recorder.update_session(client.sid, peer=client.peer, proxy_tlvs=result.tlvs)
+        self._recorder.record_proxy_header(client.sid, client.peer, result.tlvs)
         self._arm(client)
         self._open(client)
         return reader.rest
@@ -806,8 +810,8 @@ class SMTPServer:
         heapq.heappush(self._timers, (time.monotonic() + _ACCEPT_RETRY, next(self._timer_seq), None, resume))
 
     def _read(self, client: _Client) -> None:
-        # Into one buffer reused for every read: a fresh 256 KiB bytes object
-        # per recv() costs more than the recv itself for short commands.
+        # Into one buffer reused for every read: a fresh bytes object of
+        # _RECV_SIZE per recv() costs more than the recv itself for short commands.
         buffer = self._read_buffer
         try:
             received = client.sock.recv_into(buffer)
@@ -896,11 +900,9 @@ class SMTPServer:
             self._arm(client)  # a whole record too
             client.out += tls_out.read()
             cipher = tls.cipher()
-            self._recorder.update_session(
-                client.sid, tls_version=tls.version(), tls_cipher=cipher[0] if cipher else None
-            )
+            self._recorder.record_tls(client.sid, tls.version(), cipher[0] if cipher else None)
             client.core.tls_started()
-            if self.options.implicit_tls and client.core.state is State.INITIAL and not client.core.greeted:
+            if self.options.implicit_tls and not client.core.greeted:
                 self._handle(client, None)
         chunks: list[bytes] = []
         while True:
@@ -934,33 +936,33 @@ class SMTPServer:
 
     def _pump(self, client: _Client) -> None:
         """Answer every complete command or message the client has sent."""
-        core = client.core
-        while not client.paused and client.closing is None and client.sid in self._clients:
+        core, clients, sid = client.core, self._clients, client.sid
+        while not client.paused and client.closing is None and sid in clients:
             try:
                 event = core.next_event()
             except LocalProtocolError as exc:  # pragma: no cover - a bug in the server
-                self._error(exc, client.sid, "protocol core")
+                self._error(exc, sid, "protocol core")
                 self._close(client, Ending.ERROR)
                 return
             if core.pending_violations:
-                self._recorder.record_violations(client.sid, core.take_violations())
+                self._recorder.record_violations(sid, core.take_violations())
             if event is None:
                 break
-            if isinstance(event, ConnectionClosed):
+            if type(event) is ConnectionClosed:
                 # A client that only shut down its sending side still reads the
                 # replies to what it sent (those queued after a delay, say).
                 self._send_now(client)
                 self._close(client, Ending.CLIENT_CLOSED)
                 return
             self._handle(client, event)
-        if client.sid in self._clients:
+        if sid in clients:
             self._flush(client)
 
     def _handle(self, client: _Client, event: Event | None) -> None:
         """Record the event, find the rule for it, and reply now or after its delay."""
         __tracebackhide__ = True  # a hook's or predicate's error shows the user's code
         rec = self._recorder
-        if isinstance(event, AuthResponse):
+        if type(event) is AuthResponse:
             # A step of an AUTH exchange: masked in the records, answered by the core.
             rec.record_client_line(client.sid, "****")
             self._answer(client, event, None, client.core.default_reply())
@@ -968,12 +970,12 @@ class SMTPServer:
         message: Message | None = None
         rule: Rule | None = None
         try:
-            if event is None:
-                rule = self._rules.find_connect(client.peer[0])
-            elif isinstance(event, Command):
+            if type(event) is Command:
                 rec.record_command(client.sid, event)
                 rule = self._rules.find_command(event.verb, event) if event.verb else None
-            elif isinstance(event, MessageReceived):
+            elif event is None:
+                rule = self._rules.find_connect(client.peer[0])
+            elif type(event) is MessageReceived:
                 bdat = event.command.verb == "BDAT"
                 if bdat:
                     rec.record_command(client.sid, event.command)
@@ -998,7 +1000,8 @@ class SMTPServer:
         hooks = self.hooks
         if rule is None and (hooks is None or (hooks.reply is None and hooks.message is None)):
             # The common case, nothing scripted: the core's own reply.
-            self._answer(client, event, message, self._default(client, event))
+            core = client.core
+            self._answer(client, event, message, core.default_reply() if event is not None else core.greeting())
             return
         if rule is not None and rule.delay_seconds > 0:
             client.paused = True
@@ -1051,7 +1054,8 @@ class SMTPServer:
         return default if answer is None else Reply.coerce(answer)
 
     def _answer(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
-        """Record (message first, then reply), then queue the reply's bytes."""
+        """Send the reply through the core and record what it made happen (the
+        message first, then the reply), then queue the reply's bytes."""
         rec = self._recorder
         core = client.core
         # RFC 5321 §4.5.3.2.7: the timeout runs while the server awaits the next
@@ -1059,37 +1063,39 @@ class SMTPServer:
         # in a line byte by byte (slowloris) is cut off like an idle one.
         self._arm(client)
         client.partial = 0
-        if message is not None and 200 <= reply.code < 300:
+        if reply.code >= 400:
+            self._record_refusal(client, event, message, reply)  # with the sender as it stood
+        data = core.send(reply)
+        effect = core.effect
+        if effect is _MESSAGE:
+            assert message is not None
             rec.record_message(message)
-        elif reply.code >= 400:
-            self._record_refusal(client, event, message, reply)
-        elif isinstance(event, Command) and event.verb == "MAIL":
-            client.sender = event.address
+        elif effect is _GREETED:
+            assert core.greeting_verb is not None
+            rec.record_greeting(client.sid, core.greeting_verb, core.helo_name)
+        elif effect is _AUTHENTICATED:
+            rec.record_auth(client.sid, core.auth_user, core.auth_mechanism)
         rec.record_reply(client.sid, reply)
-        self._queue(client, core.send(reply))
-        if isinstance(event, Command) and event.verb in ("HELO", "EHLO") and 200 <= reply.code < 300:
-            rec.update_session(client.sid, helo_name=core.helo_name, greeting=core.greeting_verb)
-        elif reply.code == 235 and core.auth_user is not None:
-            rec.update_session(client.sid, auth_user=core.auth_user, auth_mechanism=core.auth_mechanism)
-        if core.starttls_pending:
+        self._queue(client, data)
+        if effect in _ENDINGS:
+            self._close_after_flush(client, _ENDINGS[effect])
+        elif effect is _STARTTLS:
             # RFC 3207 §4.2: the handshake starts right after the 220; the core
             # has dropped whatever plaintext the client pipelined behind STARTTLS.
             self._start_tls(client)
-        if core.state is State.CLOSED:
-            quit_ = isinstance(event, Command) and event.verb == "QUIT" and reply.code == 221
-            self._close_after_flush(client, Ending.QUIT if quit_ else Ending.SERVER_CLOSED)
 
     def _record_refusal(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
         """Record a recipient or a message that a 4xx/5xx reply refused."""
         if message is not None:
             refusal = Refusal(client.sid, message.sender, None, message.recipients, reply)
         elif isinstance(event, Command) and event.verb == "RCPT":
-            in_transaction = client.core.state in (State.MAIL, State.RCPT)
+            core = client.core
+            in_transaction = core.state is State.MAIL or core.state is State.RCPT
             recipient = event.address
             if recipient is None:  # refused before it was parsed (out of sequence, say)
                 bracketed = _BRACKETED.search(event.argument)
                 recipient = bracketed.group(1) if bracketed else event.argument
-            refusal = Refusal(client.sid, client.sender if in_transaction else None, recipient, (), reply)
+            refusal = Refusal(client.sid, core.sender if in_transaction else None, recipient, (), reply)
         else:
             return
         self._recorder.record_refusal(refusal)

@@ -188,3 +188,22 @@ def test_starttls_when_tls_is_already_active_is_503() -> None:
     driver.conn.tls_started()
     driver.feed(EHLO)
     assert driver.feed(b"STARTTLS\r\n") == b"503 5.5.1 Error: TLS already active\r\n"
+
+
+def test_an_auth_response_may_be_longer_than_a_command_line() -> None:
+    # RFC 4954 §4: a response line may be up to 12288 octets (AUTH_LINE_LIMIT),
+    # far beyond the command line limit.
+    driver = greeted()
+    driver.feed(b"AUTH PLAIN\r\n")
+    long_response = b64("\0alice\0" + "x" * 4000)
+    assert len(long_response) > 4 * 1024
+    assert driver.feed(long_response + b"\r\n") == b"535 5.7.8 Authentication credentials invalid\r\n"
+    assert driver.kinds == []
+
+
+def test_an_auth_response_over_its_limit_is_500_and_ends_the_exchange() -> None:
+    driver = greeted()
+    driver.feed(b"AUTH PLAIN\r\n")
+    assert driver.feed(b"A" * 12288 + b"\r\n") == b"500 5.5.6 Line too long\r\n"
+    assert driver.kinds == ["line-too-long"]
+    assert driver.feed(b"NOOP\r\n") == b"250 2.0.0 OK\r\n"  # a command again

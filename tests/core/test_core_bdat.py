@@ -207,7 +207,7 @@ def test_bdat_huge_chunk_is_not_kept() -> None:
     for _ in range(99):
         assert driver.feed(b"z" * 1000) == b""
         assert len(driver.conn._buffer) == 0
-        txn = driver.conn._txn
+        txn = driver.conn.transaction
         assert txn is not None
         assert len(txn.chunks) <= config.size_limit
     out = driver.feed(b"z" * 1000 + b"NOOP\r\n")
@@ -252,3 +252,16 @@ def test_bdat_pipelined_with_everything() -> None:
     out = driver.feed(EHLO + START + b"BDAT 5\r\nhelloBDAT 6 LAST\r\n world" + b"QUIT\r\n")
     assert out.endswith(STARTED + received(5) + queued(11) + b"221 2.0.0 Bye\r\n")
     assert driver.messages[0].data == b"hello world"
+
+
+def test_a_refused_chunk_is_never_part_of_the_message() -> None:
+    # RFC 3030 §2: the chunk of a refused BDAT is read and discarded; a
+    # scripted 250 to that BDAT does not bring it back.
+    def decide(event: object, default: Reply) -> Reply:
+        if isinstance(event, Command) and event.argument == "5 NOW":
+            return Reply(250, "2.0.0 scripted")
+        return default
+
+    driver = ehlo(decide=decide)
+    driver.feed(START, b"BDAT 5 NOW\r\nEVIL!", b"BDAT 3 LAST\r\nok\n")
+    assert [(m.data, m.size) for m in driver.messages] == [(b"ok\n", 3)]

@@ -241,7 +241,7 @@ def test_oversized_content_is_counted_in_bounded_memory(chunk_size: int) -> None
     peak = 0
     for i in range(0, len(content), chunk_size):
         assert driver.feed(content[i : i + chunk_size]) == b""
-        peak = max(peak, len(driver.conn._data) + len(driver.conn._buffer))
+        peak = max(peak, driver.conn.buffered)
     assert peak <= config.size_limit + TEXT_LINE_LIMIT + chunk_size
     out = driver.feed(b".\r\n", b"NOOP\r\n")
     assert out == b"552 5.3.4 Message size exceeds fixed maximum message size\r\n250 2.0.0 OK\r\n"

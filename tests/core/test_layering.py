@@ -11,17 +11,29 @@ PACKAGE = "pytest_smtpd"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / PACKAGE
 
 _SANS_IO = {"socket", "threading", "selectors", "ssl", "pytest", "_pytest", "pluggy"}
+# The core never reaches up into the layers that drive it.
+_ABOVE_CORE = {f"{PACKAGE}.{name}" for name in ("records", "server", "plugin", "cli", "rules", "filters", "options")}
 NEVER_IMPORTS = {
-    "protocol": _SANS_IO,
-    "auth": _SANS_IO,
-    "extensions": _SANS_IO,
-    "proxy": _SANS_IO,
+    "protocol": _SANS_IO | _ABOVE_CORE,
+    "extensions": _SANS_IO | _ABOVE_CORE,
+    "proxy": _SANS_IO | _ABOVE_CORE,
     "records": {"socket", "pytest", "_pytest"},
     "content": {"socket", "pytest", "_pytest"},
     "rules": {"socket"},
     "filters": {"socket", "pytest", "_pytest"},
     "server": {"pytest", "_pytest"},
 }
+
+#: The protocol package's own layers, lowest first: a module imports only from
+#: layers below its own (so there are no cycles, and the connection is on top).
+CORE_LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"_config", "_events", "_state"}),
+    frozenset({"_replies"}),
+    frozenset({"_readers", "_auth"}),
+    frozenset({"_commands"}),
+    frozenset({"_connection"}),
+    frozenset({"__init__"}),
+)
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -30,9 +42,23 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def runtime_imports(source: str) -> set[str]:
-    """Modules imported when the code runs: top-level names, and ``pytest_smtpd.x`` for the package's own."""
+def module_path(module: str) -> Path:
+    """The file of a package module named relative to the package (``protocol._state``)."""
+    path = PACKAGE_DIR.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _package_of(module: str) -> list[str]:
+    """The package a module's relative imports start from, as parts below ``pytest_smtpd``."""
+    parts = module.split(".")
+    return parts if module_path(module).name == "__init__.py" else parts[:-1]
+
+
+def runtime_imports(source: str, module: str = "") -> set[str]:
+    """Modules imported when the code of ``module`` runs: top-level names for outside
+    modules, dotted ``pytest_smtpd.x.y`` names for the package's own."""
     found: set[str] = set()
+    package = _package_of(module) if module else []
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
@@ -45,13 +71,14 @@ def runtime_imports(source: str) -> set[str]:
                 found.add(name if name.startswith(PACKAGE + ".") else name.split(".")[0])
         elif isinstance(node, ast.ImportFrom):
             if node.level:
+                base = ".".join([PACKAGE, *package[: len(package) - node.level + 1]])
                 if node.module:
-                    found.add(f"{PACKAGE}.{node.module.split('.')[0]}")
+                    found.add(f"{base}.{node.module}")
                 else:
-                    found.update(f"{PACKAGE}.{alias.name}" for alias in node.names)
+                    found.update(f"{base}.{alias.name}" for alias in node.names)
             elif node.module is not None:
                 parts = node.module.split(".")
-                found.add(".".join(parts[:2]) if parts[0] == PACKAGE else parts[0])
+                found.add(node.module if parts[0] == PACKAGE else parts[0])
         for inner in ast.iter_child_nodes(node):
             visit(inner)
 
@@ -60,21 +87,26 @@ def runtime_imports(source: str) -> set[str]:
 
 
 def import_chains(module: str) -> dict[str, list[str]]:
-    """Every outside module reachable from ``module``, with the chain of package modules that imports it."""
+    """Every module reachable from ``module`` (outside modules by top-level name, the
+    package's own as ``pytest_smtpd.x``), with the chain of package modules that imports it."""
     chains: dict[str, list[str]] = {}
     todo = [[module]]
     seen = {module}
     while todo:
         chain = todo.pop()
-        path = PACKAGE_DIR / f"{chain[-1]}.py"
+        path = module_path(chain[-1])
         if not path.exists():
             continue
-        for name in sorted(runtime_imports(path.read_text(encoding="utf-8"))):
+        for name in sorted(runtime_imports(path.read_text(encoding="utf-8"), chain[-1])):
             if name.startswith(PACKAGE + "."):
-                inner = name.split(".", 1)[1]
-                if inner not in seen:
-                    seen.add(inner)
-                    todo.append([*chain, inner])
+                parts = name.split(".")[1:]
+                # Importing a.b runs a's __init__ first.
+                for depth in range(1, len(parts) + 1):
+                    inner = ".".join(parts[:depth])
+                    chains.setdefault(f"{PACKAGE}.{inner}", [*chain, inner])
+                    if inner not in seen and module_path(inner).exists():
+                        seen.add(inner)
+                        todo.append([*chain, inner])
             else:
                 chains.setdefault(name, [*chain, name])
     return chains
@@ -82,18 +114,36 @@ def import_chains(module: str) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("module", sorted(NEVER_IMPORTS))
 def test_layer_never_imports(module: str) -> None:
-    assert (PACKAGE_DIR / f"{module}.py").exists()
+    assert module_path(module).exists()
     chains = import_chains(module)
     bad = {name: " -> ".join(chain) for name, chain in chains.items() if name in NEVER_IMPORTS[module]}
     assert bad == {}
 
 
-def test_protocol_core_stands_alone() -> None:
-    # The core is protocol.py plus the SASL mechanisms it drives (auth.py) and
-    # the names of what it implements (extensions.py).
-    imports = runtime_imports((PACKAGE_DIR / "protocol.py").read_text(encoding="utf-8"))
-    assert {name for name in imports if name.startswith(PACKAGE)} <= {f"{PACKAGE}.auth", f"{PACKAGE}.extensions"}
-    imports = runtime_imports((PACKAGE_DIR / "auth.py").read_text(encoding="utf-8"))
+def _core_modules() -> list[str]:
+    return sorted(path.stem for path in (PACKAGE_DIR / "protocol").glob("*.py"))
+
+
+def test_every_core_module_has_a_layer() -> None:
+    assert _core_modules() == sorted(set().union(*CORE_LAYERS))
+
+
+@pytest.mark.parametrize("name", _core_modules())
+def test_core_modules_import_only_lower_layers(name: str) -> None:
+    layer = next(i for i, members in enumerate(CORE_LAYERS) if name in members)
+    below = set().union(*CORE_LAYERS[:layer])
+    module = "protocol" if name == "__init__" else f"protocol.{name}"
+    imports = runtime_imports(module_path(module).read_text(encoding="utf-8"), module)
+    inner = {i.split(".")[2] for i in imports if i.startswith(f"{PACKAGE}.protocol.")}
+    outer = {i for i in imports if i.startswith(PACKAGE + ".") and not i.startswith(f"{PACKAGE}.protocol")}
+    assert inner <= below, f"protocol/{name}.py imports {sorted(inner - below)}, not below its layer"
+    # Outside the package, the core uses only the names of what it implements.
+    assert outer <= {f"{PACKAGE}.extensions"}
+
+
+def test_extensions_import_nothing_of_the_package() -> None:
+    # Reading the options (at pytest start-up) must not import the core.
+    imports = runtime_imports(module_path("extensions").read_text(encoding="utf-8"), "extensions")
     assert not {name for name in imports if name.startswith(PACKAGE)}
 
 
@@ -122,8 +172,19 @@ def test_import_walker_sees_runtime_imports_only() -> None:
     }
 
 
+def test_relative_imports_resolve_from_the_importing_package() -> None:
+    source = "from ._state import State\nfrom ..extensions import KNOWN_EXTENSIONS\nfrom . import _auth\n"
+    assert runtime_imports(source, "protocol._connection") == {
+        "pytest_smtpd.protocol._state",
+        "pytest_smtpd.extensions",
+        "pytest_smtpd.protocol._auth",
+    }
+    assert runtime_imports("from ._config import X\n", "protocol") == {"pytest_smtpd.protocol._config"}
+
+
 def test_chains_follow_the_package() -> None:
     chains = import_chains("server")
     assert chains["socket"] == ["server", "socket"]
+    assert chains["pytest_smtpd.protocol._connection"][:3] == ["server", "protocol", "protocol._connection"]
     assert "protocol" not in chains
     assert all(chain[0] == "server" for chain in chains.values())

@@ -70,7 +70,11 @@ def _writers() -> dict[str, Callable[[Recorder, int], object]]:
         "record_violations": lambda r, sid: r.record_violations(sid, [Violation("bare-lf", "")]),
         "record_error": lambda r, sid: r.record_error(ServerError(RuntimeError(), sid, "test")),
         "record_refusal": lambda r, sid: r.record_refusal(Refusal(sid, None, "b@x", (), Reply(550, "no"))),
-        "update_session": lambda r, sid: r.update_session(sid, helo_name="client.example"),
+        "record_greeting": lambda r, sid: r.record_greeting(sid, "EHLO", "client.example"),
+        "record_auth": lambda r, sid: r.record_auth(sid, "alice", "PLAIN"),
+        "record_tls": lambda r, sid: r.record_tls(sid, "TLSv1.3", "TLS_AES_256_GCM_SHA384"),
+        "record_proxy": lambda r, sid: r.record_proxy(sid, ("127.0.0.1", 9)),
+        "record_proxy_header": lambda r, sid: r.record_proxy_header(sid, ("192.0.2.1", 25), ()),
         "end_session": lambda r, sid: r.end_session(sid, Ending.QUIT, snapshot=False),
     }
 

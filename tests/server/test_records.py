@@ -63,7 +63,11 @@ def test_writes_for_a_session_the_recorder_does_not_know_are_dropped() -> None:
     assert recorder.record_message(Message("a@x", ("b@x",), b"", session_id=7)).session_id == 7
     recorder.record_violations(7, [Violation("bare-lf", "")])
     recorder.record_refusal(Refusal(7, "a@x", "b@x", (), Reply(550, "no")))
-    recorder.update_session(7, helo_name="client.example")
+    recorder.record_greeting(7, "EHLO", "client.example")
+    recorder.record_auth(7, "alice", "PLAIN")
+    recorder.record_tls(7, "TLSv1.3", "TLS_AES_128_GCM_SHA256")
+    recorder.record_proxy(7, ("127.0.0.1", 9))
+    recorder.record_proxy_header(7, ("192.0.2.1", 25), ())
     assert recorder.end_session(7, Ending.QUIT) is None
     assert (recorder.messages, recorder.sessions, len(recorder.transcript), recorder.violations) == ([], [], 0, [])
     assert recorder.refusals == []

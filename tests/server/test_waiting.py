@@ -291,13 +291,13 @@ async def test_wait_until_async_times_out(smtpd: SMTPServer) -> None:
         await smtpd.wait_until_async(lambda s: None, timeout=0.2)
 
 
-@pytest.mark.parametrize("writer", ["record_reply", "update_session", "end_session", "wake"])
+@pytest.mark.parametrize("writer", ["record_reply", "record_greeting", "end_session", "wake"])
 def test_a_watch_sees_a_record_made_while_it_looked_away(writer: str) -> None:
     recorder = Recorder()
     sid = recorder.open_session(("127.0.0.1", 1))
     writes: dict[str, Callable[[], object]] = {
         "record_reply": lambda: recorder.record_reply(sid, Reply(250, "OK")),
-        "update_session": lambda: recorder.update_session(sid, helo_name="client.example"),
+        "record_greeting": lambda: recorder.record_greeting(sid, "EHLO", "client.example"),
         "end_session": lambda: recorder.end_session(sid, Ending.QUIT, snapshot=False),
         "wake": recorder.wake,
     }

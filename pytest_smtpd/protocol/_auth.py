@@ -2,7 +2,9 @@
 LOGIN and CRAM-MD5 (RFC 2195).
 
 An :class:`AuthExchange` is fed the client's lines and answers with the next
-challenge or a result; the protocol core turns those into 334/235/535/501.
+challenge or a result, which :meth:`AuthExchange.reply` turns into 334/235/535/501.
+The connection runs the exchange while the table's state is READY: each line of
+it is an :class:`~pytest_smtpd.protocol.AuthResponse` event.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._replies import Reply
+
+if TYPE_CHECKING:
+    from ._replies import Replies
 
 __all__ = ["AuthExchange", "AuthResult", "Challenge"]
 
@@ -58,11 +66,27 @@ class AuthExchange:
         self._initial = initial
         self._user: str | None = None
         self._challenge = ""
+        #: The result once the exchange is over, None while it waits for the client.
+        self.outcome: AuthResult | None = None
 
     @property
     def claimed_user(self) -> str | None:
         """The user name the client gave so far, if any."""
         return self._user
+
+    def reply(self, outcome: Challenge | AuthResult, replies: Replies) -> Reply:
+        """The reply the core proposes for ``outcome`` (RFC 4954 §4, §6)."""
+        if isinstance(outcome, Challenge):
+            self.outcome = None
+            return Reply(334, outcome.text)
+        self.outcome = outcome
+        if outcome.ok:
+            return replies(235, "2.7.0", "Authentication successful")
+        if outcome.problem == "cancelled":
+            return replies(501, "5.7.0", "Authentication cancelled")
+        if outcome.problem == "malformed":
+            return replies(501, "5.5.2", "Cannot decode response")
+        return replies(535, "5.7.8", "Authentication credentials invalid")
 
     def start(self) -> Challenge | AuthResult:
         if self.mechanism == "PLAIN":
