@@ -101,29 +101,22 @@ def test_django_default_verification(
     smtpd_factory: SMTPServerFactory, monkeypatch: pytest.MonkeyPatch, certificate: str, tls: str
 ) -> None:
     pytest.importorskip("django", reason="Django is not installed (pip install -e '.[test]')")
-    from django.conf import settings
     from django.core import mail
+    from django_mailer import smtp_backend
 
-    if not settings.configured:
-        settings.configure()
     server = smtpd_factory(**{tls: True}, certificate=certificate)
     # The realistic way to make Django trust a CA: its backend calls
     # ssl.create_default_context(), which reads SSL_CERT_FILE.
     monkeypatch.setenv("SSL_CERT_FILE", server.ca_file)
-    backend = mail.get_connection(
-        host=server.host,
-        port=server.port,
-        use_ssl=tls == "implicit_tls",
-        use_tls=tls == "starttls",
-        timeout=10,
-        fail_silently=False,
+    backend = smtp_backend(
+        host=server.host, port=server.port, use_ssl=tls == "implicit_tls", use_tls=tls == "starttls", timeout=10
     )
-    email = mail.EmailMessage("checked", "over verified TLS", "a@example.com", ["b@example.com"], connection=backend)
+    email = mail.EmailMessage("checked", "over verified TLS", "a@example.com", ["b@example.com"])
     if certificate == "trusted":
-        assert email.send() == 1
+        assert backend.send_messages([email]) == 1
     else:
         with pytest.raises(ssl.SSLCertVerificationError):
-            email.send()
+            backend.send_messages([email])
     _check(server, certificate)
     _check_refused_in_handshake(server, certificate)
 
@@ -131,15 +124,13 @@ def test_django_default_verification(
 def test_django_without_ssl_cert_file_refuses_even_the_trusted_one(smtpd_factory: SMTPServerFactory) -> None:
     # The control for the test above: SSL_CERT_FILE is what made "trusted" pass.
     pytest.importorskip("django", reason="Django is not installed (pip install -e '.[test]')")
-    from django.conf import settings
     from django.core import mail
+    from django_mailer import smtp_backend
 
-    if not settings.configured:
-        settings.configure()
     server = smtpd_factory(starttls=True)
-    backend = mail.get_connection(host=server.host, port=server.port, use_tls=True, timeout=10)
+    backend = smtp_backend(host=server.host, port=server.port, use_tls=True, timeout=10)
     with pytest.raises(ssl.SSLCertVerificationError):
-        mail.EmailMessage("checked", "x", "a@example.com", ["b@example.com"], connection=backend).send()
+        backend.send_messages([mail.EmailMessage("checked", "x", "a@example.com", ["b@example.com"])])
 
 
 # Command-line clients ------------------------------------------------------------

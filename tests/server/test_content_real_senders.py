@@ -98,15 +98,12 @@ def test_smtp_handler_sends_no_message_id(smtpd: SMTPServer) -> None:
 
 django = pytest.importorskip("django", reason="Django is not installed (pip install -e '.[test]')")
 
-from django.conf import settings  # noqa: E402
 from django.core import mail as django_mail  # noqa: E402
-
-if not settings.configured:
-    settings.configure()
+from django_mailer import smtp_backend  # noqa: E402
 
 
 def test_django_email_message_and_alternatives(smtpd: SMTPServer) -> None:
-    connection = django_mail.get_connection(host=smtpd.host, port=smtpd.port, timeout=10, fail_silently=False)
+    connection = smtp_backend(host=smtpd.host, port=smtpd.port, timeout=10)
     plain = django_mail.EmailMessage(
         "Welcome", "Thanks for signing up.\n", "App <noreply@app.example.com>", ["alice@example.com"]
     )

@@ -309,4 +309,5 @@ def test_clear_while_a_client_stays_connected_keeps_recording_its_session() -> N
         assert message.session.id == open_session.id
         [session] = server.sessions
         assert [c.verb for c in session.commands] == ["MAIL", "RCPT", "DATA"]
-        assert str(server.transcript).splitlines()[1] == "C: mail FROM:<a@example.com> size=19"
+        # smtplib writes "mail FROM:" before Python 3.13 and "mail from:" since.
+        assert str(server.transcript).splitlines()[1].lower() == "c: mail from:<a@example.com> size=19"
