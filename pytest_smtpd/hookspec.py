@@ -30,10 +30,15 @@ def pytest_smtpd_reply(session: Session, command: Command, reply: Reply) -> Repl
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_smtpd_message(session: Session, message: Message, reply: Reply) -> Reply | tuple[int, str] | None:
+def pytest_smtpd_message(
+    session: Session, message: Message, reply: Reply, recipient: str | None
+) -> Reply | tuple[int, str] | None:
     """Decide the final reply to a message's content (after ``CRLF.CRLF`` or ``BDAT LAST``).
 
     A 2xx records the message; anything else refuses it. None keeps ``reply``.
+    In LMTP (option ``lmtp``) the hook is called once per accepted recipient, in
+    RCPT order, with that ``recipient``, and decides that recipient's reply; in
+    SMTP ``recipient`` is None and the reply is the message's.
     """
 
 

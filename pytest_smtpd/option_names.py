@@ -27,6 +27,7 @@ OPTION_NAMES: tuple[str, ...] = (
     "auth_required",
     "auth_require_tls",
     "proxy_protocol",
+    "lmtp",
     "timeout",
     "strict",
     "check_content",

@@ -246,6 +246,8 @@ class Options:
     auth_require_tls: bool = field(default=False, metadata=_BOOL)
     #: Read a PROXY protocol header (v1 or v2, as HAProxy sends) before the greeting.
     proxy_protocol: bool = field(default=False, metadata=_BOOL)
+    #: Speak LMTP (RFC 2033): LHLO greets, and after the content each accepted recipient gets its own reply.
+    lmtp: bool = field(default=False, metadata=_BOOL)
     #: Seconds allowed for each command, or each line of content, before 421 4.4.2 and close.
     timeout: float = field(default=300.0, metadata=_kind(_check_seconds, _ini_seconds))
     #: Client protocol violations fail the test at teardown.

@@ -182,7 +182,7 @@ class _ItemHooks:
     def __init__(self, ihook: Any) -> None:
         self._ihook = ihook
         self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = None
-        self.message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None = None
+        self.message: Callable[[Session, Message, Reply, str | None], Reply | tuple[int, str] | None] | None = None
         self.session_ended: Callable[[Session], None] | None = None
         if ihook.pytest_smtpd_reply.get_hookimpls():
             self.reply = self._reply
@@ -198,10 +198,12 @@ class _ItemHooks:
         )
         return result
 
-    def _message(self, session: Session, message: Message, reply: Reply) -> Reply | tuple[int, str] | None:
+    def _message(
+        self, session: Session, message: Message, reply: Reply, recipient: str | None
+    ) -> Reply | tuple[int, str] | None:
         __tracebackhide__ = True
         result: Reply | tuple[int, str] | None = self._ihook.pytest_smtpd_message(
-            session=session, message=message, reply=reply
+            session=session, message=message, reply=reply, recipient=recipient
         )
         return result
 

@@ -90,6 +90,9 @@ class Message:
     rcpt_params: tuple[Mapping[str, str | None], ...] = ()
     session_id: int = 0
     received_at: float = 0.0
+    #: In LMTP, each recipient accepted at RCPT whose reply after the content was
+    #: not 2xx, with that reply; ``recipients`` are those that got 2xx. Empty in SMTP.
+    refused: Mapping[str, Reply] = field(default_factory=dict)
     _recorder: Recorder | None = field(default=None, repr=False)
     # One field for everything decoded lazily: each field costs time on every
     # message recorded, whether a test ever looks or not.
@@ -385,7 +388,7 @@ class Session:
     peer: tuple[str, int]
     started_at: float
     helo_name: str | None = None
-    #: "HELO" or "EHLO": which greeting the client used.
+    #: "HELO" or "EHLO" ("LHLO" in LMTP): which greeting the client used.
     greeting: str | None = None
     tls_version: str | None = None
     tls_cipher: str | None = None

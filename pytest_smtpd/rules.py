@@ -200,8 +200,10 @@ class RuleBook:
                 return rule
         return None
 
-    def find_message(self, message: Message) -> Rule | None:
-        """The first live ``"message"`` rule; a string or regex matches any recipient."""
+    def find_message(self, message: Message, recipient: str | None = None) -> Rule | None:
+        """The first live ``"message"`` rule; a string or regex matches any recipient,
+        or, given ``recipient`` (LMTP's reply for one recipient), that one only.
+        A predicate gets the message."""
         __tracebackhide__ = True
         if not self._rules:
             return None
@@ -212,7 +214,8 @@ class RuleBook:
             if callable(matcher) and not isinstance(matcher, (str, re.Pattern)):
                 ok = bool(matcher(message))
             else:
-                ok = matcher is None or any(_matches(matcher, r, message) for r in message.recipients)
+                candidates = message.recipients if recipient is None else (recipient,)
+                ok = matcher is None or any(_matches(matcher, r, message) for r in candidates)
             if ok and rule._claim():
                 return rule
         return None

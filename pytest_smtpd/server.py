@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import ConfigurationError, ServerThreadError, StartError
@@ -79,7 +80,8 @@ class ServerHooks(Protocol):
     """
 
     reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None
-    message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None
+    #: ``(session, message, reply, recipient)``; ``recipient`` is None but in LMTP.
+    message: Callable[[Session, Message, Reply, str | None], Reply | tuple[int, str] | None] | None
     session_ended: Callable[[Session], None] | None
 
 
@@ -992,6 +994,9 @@ class SMTPServer:
                 )
                 if bdat:
                     rule = self._rules.find_command("BDAT", event.command)
+                if self._config.lmtp:
+                    self._lmtp_message(client, event, message, rule)
+                    return
                 rule = rule or self._rules.find_message(message)
         except Exception as exc:
             self._error(exc, client.sid, "rule match")
@@ -1014,11 +1019,92 @@ class SMTPServer:
         self._finish(client, event, message, rule)
 
     def _resume(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
+        self._resume_with(client, lambda: self._finish(client, event, message, rule))
+
+    def _resume_with(self, client: _Client, finish: Callable[[], None]) -> None:
         client.paused = False
         self._arm(client)
-        self._finish(client, event, message, rule)
+        finish()
         if client.sid in self._clients:
             self._pump(client)
+
+    def _lmtp_message(self, client: _Client, event: MessageReceived, message: Message, rule: Rule | None) -> None:
+        """RFC 2033 §4.2: after the content, one reply for each recipient accepted
+        at RCPT, in RCPT order, each decided on its own: a ``"message"`` rule
+        matching that recipient (a BDAT rule for the LAST chunk answers every
+        recipient), else the hook with ``recipient``, else the core's proposal.
+
+        All replies are decided first; with delays, they go out together after
+        the sum of the delays of the rules applied. A rule's ``disconnect()``
+        closes the connection at its recipient's turn, after the replies before it.
+        """
+        __tracebackhide__ = True
+        core, hooks = client.core, self.hooks
+        default = core.default_reply()
+        decided: list[tuple[str, Reply | None]] = []  # None: disconnect instead
+        delay = 0.0
+        for recipient in event.recipients:
+            reply: Reply | None = None
+            try:
+                found = rule or self._rules.find_message(message, recipient)
+            except Exception as exc:
+                self._error(exc, client.sid, "rule match")
+                decided.append((recipient, core.error_reply()))
+                continue
+            if found is not None:
+                delay += found.delay_seconds
+                if found.disconnects:
+                    decided.append((recipient, None))
+                    break
+                reply = found.action
+            if reply is None and hooks is not None and hooks.message is not None:
+                try:
+                    answer = hooks.message(self._recorder.session(client.sid), message, default, recipient)
+                    reply = None if answer is None else Reply.coerce(answer)
+                except Exception as exc:
+                    self._error(exc, client.sid, "hook")
+                    reply = core.error_reply()
+            decided.append((recipient, reply or default))
+        if delay > 0:
+            client.paused = True
+            heapq.heappush(
+                self._timers,
+                (
+                    time.monotonic() + delay,
+                    next(self._timer_seq),
+                    client,
+                    lambda: self._resume_with(client, lambda: self._lmtp_answer(client, event, message, decided)),
+                ),
+            )
+            return
+        self._lmtp_answer(client, event, message, decided)
+
+    def _lmtp_answer(
+        self, client: _Client, event: MessageReceived, message: Message, decided: list[tuple[str, Reply | None]]
+    ) -> None:
+        """Record the message once, with the recipients that got 2xx (before the
+        first reply goes out), then each refusal and reply in RCPT order."""
+        rec = self._recorder
+        accepted = [i for i, (_, reply) in enumerate(decided) if reply is not None and reply.code // 100 == 2]
+        if accepted:
+            refused = {r: reply for r, reply in decided if reply is not None and reply.code // 100 != 2}
+            params = message.rcpt_params
+            rec.record_message(
+                replace(
+                    message,
+                    recipients=tuple(decided[i][0] for i in accepted),
+                    rcpt_params=tuple(params[i] for i in accepted) if len(params) == len(decided) else params,
+                    refused=refused,
+                )
+            )
+        for recipient, reply in decided:
+            if reply is None:
+                self._close_after_flush(client, Ending.DISCONNECT)
+                return
+            if reply.code >= 400:
+                rec.record_refusal(Refusal(client.sid, message.sender, recipient, (), reply))
+            # The message is recorded: _answer records the replies and acts on the effect.
+            self._answer(client, event, None, reply)
 
     def _finish(self, client: _Client, event: Event | None, message: Message | None, rule: Rule | None) -> None:
         """Decide the reply: the rule's, else a hook's, else the core's."""
@@ -1047,7 +1133,7 @@ class SMTPServer:
         answer: Reply | tuple[int, str] | None = None
         if message is not None:
             if hooks.message is not None:
-                answer = hooks.message(self._recorder.session(client.sid), message, default)
+                answer = hooks.message(self._recorder.session(client.sid), message, default, None)
         elif hooks.reply is not None:
             command = event if isinstance(event, Command) else Command("CONNECT", client.peer[0])
             answer = hooks.reply(self._recorder.session(client.sid), command, default)
@@ -1068,8 +1154,8 @@ class SMTPServer:
         data = core.send(reply)
         effect = core.effect
         if effect is _MESSAGE:
-            assert message is not None
-            rec.record_message(message)
+            if message is not None:  # in LMTP the message was recorded before the first reply
+                rec.record_message(message)
         elif effect is _GREETED:
             assert core.greeting_verb is not None
             rec.record_greeting(client.sid, core.greeting_verb, core.helo_name)

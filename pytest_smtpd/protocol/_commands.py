@@ -90,7 +90,7 @@ def auth_offered(config: ProtocolConfig, tls: bool) -> bool:
 
 def advertised(config: ProtocolConfig, greeting_verb: str | None, tls: bool) -> frozenset[str]:
     """Extensions in force: those advertised, once the client used EHLO."""
-    if greeting_verb != "EHLO":
+    if greeting_verb != "EHLO" and greeting_verb != "LHLO":
         return frozenset()
     if auth_offered(config, tls):
         return config.extensions | {"AUTH"}
@@ -122,7 +122,7 @@ def out_of_sequence(facts: Facts, verb: str) -> tuple[Reply, Violation | None]:
         # answers 503 to anything else.
         return r.to(verb, 503, "5.5.1", "Error: no SMTP service here"), None
     if verb == "MAIL" and state is State.INITIAL:
-        text = "Error: send HELO/EHLO first"
+        text = "Error: send LHLO first" if facts.config.lmtp else "Error: send HELO/EHLO first"
     elif verb == "MAIL":
         text = "Error: nested MAIL command"
     elif verb == "RCPT":
@@ -135,7 +135,7 @@ def out_of_sequence(facts: Facts, verb: str) -> tuple[Reply, Violation | None]:
     elif verb in ("DATA", "BDAT") and txn is not None:
         text = "Error: need RCPT command"
     elif verb in ("AUTH", "STARTTLS") and state is State.INITIAL:
-        text = "Error: send EHLO first"
+        text = "Error: send LHLO first" if facts.config.lmtp else "Error: send EHLO first"
     elif verb in ("AUTH", "STARTTLS"):
         text = f"Error: {verb} not allowed during a mail transaction"
     else:
@@ -149,7 +149,11 @@ _EHLO_KEYWORDS: Final = ("PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCO
 
 
 def helo(facts: Facts, verb: str, argument: str, raw: bytes) -> Proposal:
-    """HELO and EHLO (RFC 5321 §4.1.1.1); EHLO lists the extensions (§4.1.4)."""
+    """HELO and EHLO (RFC 5321 §4.1.1.1); EHLO lists the extensions (§4.1.4).
+
+    LHLO (RFC 2033 §4.1) is answered as EHLO is: "The LHLO command is identical
+    in semantics to the EHLO command".
+    """
     cmd = Command(verb, argument, line=raw)
     config = facts.config
     if not argument.split(" ", 1)[0]:
@@ -187,6 +191,9 @@ def quit_(facts: Facts, verb: str, argument: str, raw: bytes) -> Proposal:
 
 def help_(facts: Facts, verb: str, argument: str, raw: bytes) -> Proposal:
     """HELP (RFC 5321 §4.1.1.8)."""
+    if facts.config.lmtp:
+        text = "Commands: LHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP"
+        return Command(verb, argument, line=raw), facts.replies(214, "2.0.0", text), None
     text = "Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP"
     return Command(verb, argument, line=raw), facts.replies(214, "2.0.0", text), None
 
@@ -436,6 +443,7 @@ def auth(
 VERBS: Final[Mapping[str, Callable[[Facts, str, str, bytes], Proposal]]] = {
     "HELO": helo,
     "EHLO": helo,
+    "LHLO": helo,
     "MAIL": mail,
     "RCPT": rcpt,
     "DATA": data,

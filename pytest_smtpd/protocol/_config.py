@@ -80,6 +80,11 @@ class ProtocolConfig:
     #: for the message (RFC 2033 §4.2, LMTP): see "Several replies for one event"
     #: in :mod:`pytest_smtpd.protocol`.
     reply_per_recipient: bool = False
+    #: Speak LMTP (RFC 2033): ``LHLO`` instead of HELO/EHLO (which get ``500
+    #: 5.5.1``), and one reply per recipient after the content (it implies
+    #: ``reply_per_recipient``). RFC 2033 §5: PIPELINING and ENHANCEDSTATUSCODES
+    #: are always offered.
+    lmtp: bool = False
 
     def __post_init__(self) -> None:
         unknown = {e.upper() for e in self.extensions} - set(KNOWN_EXTENSIONS)
@@ -88,4 +93,10 @@ class ProtocolConfig:
                 f"unknown extension(s) {sorted(unknown)}; known: {', '.join(KNOWN_EXTENSIONS)} "
                 "(STARTTLS and AUTH have options of their own)"
             )
-        object.__setattr__(self, "extensions", frozenset(e.upper() for e in self.extensions))
+        extensions = frozenset(e.upper() for e in self.extensions)
+        if self.lmtp:
+            # RFC 2033 §5: "The LMTP server MUST support the PIPELINING [...]
+            # and ENHANCEDSTATUSCODES [...] extensions"; §4.2: a reply per recipient.
+            extensions |= {"PIPELINING", "ENHANCEDSTATUSCODES"}
+            object.__setattr__(self, "reply_per_recipient", True)
+        object.__setattr__(self, "extensions", extensions)

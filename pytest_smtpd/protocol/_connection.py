@@ -26,11 +26,12 @@ from ._events import (
 from ._readers import ChunkReader, DataReader
 from ._replies import REPLIES, Reply, _reply
 from ._state import (
-    ALLOWED,
     AUTH_RESPONSE,
     BDAT_REFUSED,
     CONTENT_END,
     GREETING,
+    LMTP_ALLOWED,
+    SMTP_ALLOWED,
     Effect,
     State,
     Transaction,
@@ -72,7 +73,7 @@ class Connection:
         self.state = State.CONNECTED
         #: What the last reply sent made happen (see :class:`Effect`).
         self.effect = Effect.NONE
-        #: "HELO" or "EHLO" once the client greeted, with ``helo_name``.
+        #: "HELO" or "EHLO" ("LHLO" in LMTP) once the client greeted, with ``helo_name``.
         self.greeting_verb: str | None = None
         self.helo_name: str | None = None
         #: True once TLS is in force (after STARTTLS, or from the start with implicit TLS).
@@ -91,6 +92,8 @@ class Connection:
         # EHLO is employed"; the exceptions are the greeting and the replies to
         # HELO and EHLO (see Replies.to).
         self.replies = REPLIES["ENHANCEDSTATUSCODES" in self.config.extensions]
+        # The verbs of the protocol spoken and their preconditions.
+        self._allowed = LMTP_ALLOWED if self.config.lmtp else SMTP_ALLOWED
         #: The extensions in force (after EHLO), kept up to date by the effects.
         self.advertised: frozenset[str] = frozenset()
         self._buffer = bytearray()
@@ -372,8 +375,13 @@ class Connection:
             return self._too_long(raw)
         bad_octet = b"\0" in raw or b"\r" in raw
         # A verb of ours is ASCII: "ma\u0131l".upper() is "MAIL" too.
-        allowed = ALLOWED.get(verb) if word.isascii() else None
+        allowed = self._allowed.get(verb) if word.isascii() else None
         if allowed is None:
+            if self.config.lmtp and (verb == "HELO" or verb == "EHLO") and not bad_octet:
+                # RFC 2033 §4.1: "The HELO and EHLO commands of ESMTP are not
+                # present in LMTP"; the client must use LHLO.
+                refusal = self.replies(500, "5.5.1", "Error: this is an LMTP server; use LHLO")
+                return self._emit(Command(verb, argument, line=raw), refusal, "")
             # Not a verb of ours (its name in any case matches, so it is a word).
             if bad_octet:
                 self._violation(ViolationKind.BAD_OCTET, "NUL or bare CR in a command line")

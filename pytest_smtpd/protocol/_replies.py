@@ -115,7 +115,7 @@ class Replies:
 
     def to(self, verb: str, code: int, enhanced: str, text: str) -> Reply:
         """A reply to ``verb``: RFC 2034 §4, none to HELO or EHLO has an enhanced code."""
-        if verb in ("HELO", "EHLO"):
+        if verb in ("HELO", "EHLO", "LHLO"):
             return _reply(code, text)
         return self(code, enhanced, text)
 

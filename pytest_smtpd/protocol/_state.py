@@ -49,7 +49,7 @@ class Effect(enum.Enum):
     NONE = "-"
     #: The greeting refused service (4xx/5xx but 421): only QUIT is accepted now.
     NO_SERVICE = "no service"
-    #: HELO/EHLO accepted: ``greeting_verb`` and ``helo_name`` are set, any transaction is dropped.
+    #: HELO/EHLO (LHLO in LMTP) accepted: ``greeting_verb`` and ``helo_name`` are set, any transaction is dropped.
     GREETED = "greeted"
     #: RSET accepted: any transaction is dropped.
     RESET = "reset"
@@ -105,6 +105,7 @@ _IN_TRANSACTION: Final = (_S.MAIL, _S.RCPT, _S.BDAT)
 ALLOWED: Final[Mapping[str, frozenset[State]]] = {
     "HELO": _ANY,
     "EHLO": _ANY,
+    "LHLO": _ANY,
     "RSET": _ANY,
     "NOOP": _ANY,
     "QUIT": _ANY | {_S.NO_SERVICE},
@@ -117,6 +118,12 @@ ALLOWED: Final[Mapping[str, frozenset[State]]] = {
     "DATA": frozenset({_S.RCPT}),
     "BDAT": frozenset({_S.RCPT, _S.BDAT}),
 }
+
+
+#: The commands of each protocol: SMTP knows no LHLO; LMTP (RFC 2033 §4.1) has
+#: LHLO instead of HELO and EHLO.
+SMTP_ALLOWED: Final[Mapping[str, frozenset[State]]] = {v: s for v, s in ALLOWED.items() if v != "LHLO"}
+LMTP_ALLOWED: Final[Mapping[str, frozenset[State]]] = {v: s for v, s in ALLOWED.items() if v not in ("HELO", "EHLO")}
 
 
 def _transitions() -> dict[tuple[State, str, int], tuple[State, Effect]]:
@@ -132,7 +139,7 @@ def _transitions() -> dict[tuple[State, str, int], tuple[State, Effect]]:
     for state in _OPEN:
         # A scripted 2xx takes effect as if the core had accepted the command,
         # even out of sequence.
-        table[state, "HELO", 2] = table[state, "EHLO", 2] = (_S.READY, E.GREETED)
+        table[state, "HELO", 2] = table[state, "EHLO", 2] = table[state, "LHLO", 2] = (_S.READY, E.GREETED)
         table[state, "RSET", 2] = (_S.INITIAL if state is _S.INITIAL else _S.READY, E.RESET)
         table[state, "MAIL", 2] = (_S.MAIL, E.TRANSACTION)
         table[state, "STARTTLS", 220] = (state, E.STARTTLS)

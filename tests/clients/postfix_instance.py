@@ -95,8 +95,12 @@ def _postfix(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def start_postfix() -> Iterator[tuple[str, int]]:
-    """Start a private Postfix; yields its (host, port); stops it and removes its files at exit."""
+def start_postfix(main_cf: str = "", master_cf: str = "") -> Iterator[tuple[str, int]]:
+    """Start a private Postfix; yields its (host, port); stops it and removes its files at exit.
+
+    ``main_cf`` and ``master_cf`` are appended to the configuration (in main.cf
+    a later setting wins, so they can route mail elsewhere than ``discard:``).
+    """
     if shutil.which("postfix", path=_SBIN) is None:
         pytest.skip("postfix is not installed (apt-get install postfix); .ci/run installs it")
     if os.geteuid() != 0:
@@ -110,8 +114,8 @@ def start_postfix() -> Iterator[tuple[str, int]]:
         shutil.chown(root / "data", user="postfix")
         port = _spare_port()
         settings = {"root": root, "domains": ", ".join(DOMAINS), "size_limit": SIZE_LIMIT, "port": port}
-        (root / "conf" / "main.cf").write_text(MAIN_CF.format(**settings))
-        (root / "conf" / "master.cf").write_text(MASTER_CF.format(**settings))
+        (root / "conf" / "main.cf").write_text(MAIN_CF.format(**settings) + main_cf)
+        (root / "conf" / "master.cf").write_text(MASTER_CF.format(**settings) + master_cf)
         # "start" returns once the master has bound its socket (postfix-script runs master -w).
         started = _postfix(root, "start")
         if started.returncode != 0:

@@ -72,11 +72,12 @@ class Driver:
             if isinstance(event, ConnectionClosed):
                 self.closed = event
                 break
-            default = self.conn.default_reply()
-            reply = Reply.coerce(self.decide(event, default)) if self.decide is not None else default
-            self.answered.append((event, reply))
-            self.sent.append(self.conn.send(reply))
-            out += self.sent[-1]
+            while self.conn.replies_due:  # one per recipient after LMTP content
+                default = self.conn.default_reply()
+                reply = Reply.coerce(self.decide(event, default)) if self.decide is not None else default
+                self.answered.append((event, reply))
+                self.sent.append(self.conn.send(reply))
+                out += self.sent[-1]
         self.violations += self.conn.take_violations()
         return bytes(out)
 

@@ -12,7 +12,7 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 BEGIN = "<!-- state table: rendered from TRANSITIONS by tests/core/test_architecture_doc.py -->"
 END = "<!-- end of state table -->"
 
-EVENTS: tuple[str, ...] = (GREETING, "HELO", "EHLO", "MAIL", "RCPT", "DATA", "BDAT", BDAT_REFUSED, CONTENT_END)
+EVENTS: tuple[str, ...] = (GREETING, "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", BDAT_REFUSED, CONTENT_END)
 EVENTS += ("RSET", "AUTH", AUTH_RESPONSE, "STARTTLS", "QUIT")
 
 

@@ -81,7 +81,7 @@ class ReplyHook:
 
     def __init__(self, reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None]) -> None:
         self.reply: Callable[[Session, Command, Reply], Reply | tuple[int, str] | None] | None = reply
-        self.message: Callable[[Session, Message, Reply], Reply | tuple[int, str] | None] | None = None
+        self.message: Callable[[Session, Message, Reply, str | None], Reply | tuple[int, str] | None] | None = None
         self.session_ended: Callable[[Session], None] | None = None
 
 
