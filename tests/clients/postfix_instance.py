@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -117,13 +118,32 @@ def start_postfix(main_cf: str = "", master_cf: str = "") -> Iterator[tuple[str,
         (root / "conf" / "main.cf").write_text(MAIN_CF.format(**settings) + main_cf)
         (root / "conf" / "master.cf").write_text(MASTER_CF.format(**settings) + master_cf)
         # "start" returns once the master has bound its socket (postfix-script runs master -w).
-        started = _postfix(root, "start")
-        if started.returncode != 0:
-            log = (root / "maillog").read_text() if (root / "maillog").exists() else ""
-            pytest.skip(f"postfix did not start: {started.stderr.strip()} {log[-500:]}")
         try:
+            started = _postfix(root, "start")
+            if started.returncode != 0:
+                log = (root / "maillog").read_text() if (root / "maillog").exists() else ""
+                pytest.skip(f"postfix did not start: {started.stderr.strip()} {log[-500:]}")
             yield "127.0.0.1", port
         finally:
-            _postfix(root, "stop")
+            _stop(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _stop(root: Path) -> None:
+    """Stop the instance, also one that half started or does not answer: its
+    master is killed when ``postfix stop`` leaves it running."""
+    try:
+        _postfix(root, "stop")
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        pid = int((root / "queue" / "pid" / "master.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        still = os.readlink(f"/proc/{pid}/exe").endswith("/master")
+    except OSError:
+        return  # stopped
+    if still:  # (and not another process that got its pid since)
+        os.kill(pid, signal.SIGKILL)
