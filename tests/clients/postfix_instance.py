@@ -8,6 +8,7 @@ and discards it. Starting it needs root and Debian's ``postfix`` package;
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -55,6 +56,9 @@ smtpd_forbid_bare_newline = yes
 smtpd_banner = $myhostname ESMTP
 message_size_limit = {size_limit}
 smtpd_error_sleep_time = 0
+# No DNS on a machine that may have no resolver: the client is always 127.0.0.1.
+smtpd_peername_lookup = no
+disable_dns_lookups = yes
 smtpd_soft_error_limit = 100
 smtpd_hard_error_limit = 100
 biff = no
@@ -88,11 +92,34 @@ def _spare_port() -> int:
 
 
 def _postfix(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``postfix -c DIR ARGS``, in a process group of its own: when it does not
+    finish in time, everything it started is killed with it (a ``master -t``
+    left behind makes every later ``postfix start`` hang)."""
     command = shutil.which("postfix", path=_SBIN)
     assert command is not None
-    return subprocess.run(
-        [command, "-c", str(root / "conf"), *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    argv = [command, "-c", str(root / "conf"), *args]
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as proc:
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+@contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    """Private instances started at the same moment by two test processes (two
+    suites, xdist workers) can hang each other's ``postfix start``: take turns."""
+    with open(Path(tempfile.gettempdir()) / "pytest-smtpd-postfix.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -119,7 +146,8 @@ def start_postfix(main_cf: str = "", master_cf: str = "") -> Iterator[tuple[str,
         (root / "conf" / "master.cf").write_text(MASTER_CF.format(**settings) + master_cf)
         # "start" returns once the master has bound its socket (postfix-script runs master -w).
         try:
-            started = _postfix(root, "start")
+            with _one_start_at_a_time():
+                started = _postfix(root, "start")
             if started.returncode != 0:
                 log = (root / "maillog").read_text() if (root / "maillog").exists() else ""
                 pytest.skip(f"postfix did not start: {started.stderr.strip()} {log[-500:]}")
