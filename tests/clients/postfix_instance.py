@@ -151,11 +151,30 @@ def start_postfix(main_cf: str = "", master_cf: str = "") -> Iterator[tuple[str,
             if started.returncode != 0:
                 log = (root / "maillog").read_text() if (root / "maillog").exists() else ""
                 pytest.skip(f"postfix did not start: {started.stderr.strip()} {log[-500:]}")
+            if not _greets(port):
+                log = (root / "maillog").read_text() if (root / "maillog").exists() else ""
+                pytest.skip(f"the private postfix started but did not greet within 30 s: {log[-500:]}")
             yield "127.0.0.1", port
         finally:
             _stop(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _greets(port: int) -> bool:
+    """True once the instance's smtpd answers a connection with its 220 greeting."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as probe:
+            greeting = b""
+            while b"\n" not in greeting:
+                chunk = probe.recv(512)
+                if not chunk:
+                    return False
+                greeting += chunk
+            probe.sendall(b"QUIT\r\n")
+            return greeting.startswith(b"220")
+    except OSError:
+        return False
 
 
 def _stop(root: Path) -> None:
