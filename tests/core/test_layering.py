@@ -13,15 +13,22 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2] / PACKAGE
 _SANS_IO = {"socket", "threading", "selectors", "ssl", "pytest", "_pytest", "pluggy"}
 # The core never reaches up into the layers that drive it.
 _ABOVE_CORE = {f"{PACKAGE}.{name}" for name in ("records", "server", "plugin", "cli", "rules", "filters", "options")}
+# What drives the records: the engine, the façade over it, the plugin and the CLI.
+_DRIVERS = {f"{PACKAGE}.{name}" for name in ("engine", "server", "plugin", "cli")}
+# Nothing below the plugin imports pytest.
+_PYTEST = {"pytest", "_pytest"}
 NEVER_IMPORTS = {
     "protocol": _SANS_IO | _ABOVE_CORE,
     "extensions": _SANS_IO | _ABOVE_CORE,
     "proxy": _SANS_IO | _ABOVE_CORE,
-    "records": {"socket", "pytest", "_pytest"},
-    "content": {"socket", "pytest", "_pytest"},
-    "rules": {"socket"},
-    "filters": {"socket", "pytest", "_pytest"},
-    "server": {"pytest", "_pytest"},
+    "records": {"socket"} | _PYTEST | _DRIVERS,
+    "content": {"socket"} | _PYTEST | _DRIVERS,
+    "rules": {"socket"} | _PYTEST | _DRIVERS,
+    "filters": {"socket"} | _PYTEST | _DRIVERS,
+    "options": {"socket"} | _PYTEST | _DRIVERS,
+    # The engine serves; the assertions and the public face sit above it.
+    "engine": _PYTEST | {f"{PACKAGE}.{name}" for name in ("server", "plugin", "cli", "filters")},
+    "server": _PYTEST | {f"{PACKAGE}.plugin", f"{PACKAGE}.cli"},
 }
 
 #: The protocol package's own layers, lowest first: a module imports only from
@@ -184,7 +191,14 @@ def test_relative_imports_resolve_from_the_importing_package() -> None:
 
 def test_chains_follow_the_package() -> None:
     chains = import_chains("server")
-    assert chains["socket"] == ["server", "socket"]
+    assert chains["socket"] == ["server", "engine", "socket"]
     assert chains["pytest_smtpd.protocol._connection"][:3] == ["server", "protocol", "protocol._connection"]
     assert "protocol" not in chains
     assert all(chain[0] == "server" for chain in chains.values())
+
+
+def test_the_facade_holds_no_socket_code() -> None:
+    # SMTPServer reaches sockets, selectors and TLS only through its engine.
+    imports = runtime_imports(module_path("server").read_text(encoding="utf-8"), "server")
+    assert imports & {"socket", "selectors", "ssl", "heapq"} == set()
+    assert f"{PACKAGE}.engine" in imports

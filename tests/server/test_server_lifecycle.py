@@ -121,13 +121,13 @@ def test_reading_the_address_starts_the_thread_too() -> None:
 def test_a_server_never_asked_for_its_port_stops_without_a_thread_or_a_socket() -> None:
     before = pytest_smtpd_threads()
     server = SMTPServer().start_on_demand()
-    assert server._listener is None  # on 127.0.0.1 even the bind waits for the first read
+    assert server._engine.listener is None  # on 127.0.0.1 even the bind waits for the first read
 
     server.stop()
     server.stop()
 
     assert not server.running
-    assert server._listener is None
+    assert server._engine.listener is None
     assert pytest_smtpd_threads() - before == set()
     with pytest.raises(RuntimeError, match="already running"), SMTPServer().start_on_demand() as again:
         again.start()
@@ -145,7 +145,7 @@ def test_another_host_is_bound_at_once_and_closed_by_stop() -> None:
     # Binding to an address other than 127.0.0.1 can fail: it fails here, not at the first read.
     before = pytest_smtpd_threads()
     server = SMTPServer(host="::1").start_on_demand()
-    listener = server._listener
+    listener = server._engine.listener
     assert listener is not None
     assert pytest_smtpd_threads() - before == set()
 
