@@ -17,13 +17,13 @@ if TYPE_CHECKING:
     from .errors import ServerThreadError as ServerThreadError
     from .errors import SMTPDError as SMTPDError
     from .errors import StartError as StartError
+    from .message import Attachment as Attachment
+    from .message import Message as Message
     from .options import Options as Options
     from .protocol import Command as Command
     from .protocol import Reply as Reply
     from .protocol import Violation as Violation
-    from .records import Attachment as Attachment
     from .records import Ending as Ending
-    from .records import Message as Message
     from .records import Refusal as Refusal
     from .records import ServerError as ServerError
     from .records import Session as Session
@@ -37,11 +37,11 @@ if TYPE_CHECKING:
     __version__: str
 
 _EXPORTS = {
-    "Attachment": "records",
+    "Attachment": "message",
     "Command": "protocol",
     "ConfigurationError": "errors",
     "Ending": "records",
-    "Message": "records",
+    "Message": "message",
     "Options": "options",
     "Problem": "content",
     "ProblemKind": "content",

@@ -19,7 +19,7 @@ from email.message import MIMEPart
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Union
 
-from .records import _decode_text
+from .message import _decode_text
 
 if TYPE_CHECKING:
     from email.message import EmailMessage

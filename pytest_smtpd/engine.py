@@ -551,7 +551,7 @@ class Engine:
                     rcpt_params=event.rcpt_params,
                     session_id=client.sid,
                     received_at=time.time(),
-                    _recorder=rec,
+                    _session=rec.session_source(client.sid),
                 )
                 if bdat:
                     rule = self._rules.find_command("BDAT", event.command)

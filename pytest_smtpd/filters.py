@@ -1,7 +1,7 @@
 """The filters of ``assert_sent``, ``assert_count`` and ``wait_for``: one table row each.
 
 A row says what a filter is compared with (its getter over a
-:class:`~pytest_smtpd.records.Message`), what a string means (its comparison)
+:class:`~pytest_smtpd.message.Message`), what a string means (its comparison)
 and how a near miss is shown. A regex always means ``re.search``; a predicate
 gets what a string would be compared with. Adding a filter is adding a row.
 """

@@ -21,6 +21,8 @@ NEVER_IMPORTS = {
     "protocol": _SANS_IO | _ABOVE_CORE,
     "extensions": _SANS_IO | _ABOVE_CORE,
     "proxy": _SANS_IO | _ABOVE_CORE,
+    # A Message is a value: it reads its session through what the recorder hands it.
+    "message": {"socket", f"{PACKAGE}.records"} | _PYTEST | _DRIVERS,
     "records": {"socket"} | _PYTEST | _DRIVERS,
     "content": {"socket"} | _PYTEST | _DRIVERS,
     "rules": {"socket"} | _PYTEST | _DRIVERS,

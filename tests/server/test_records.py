@@ -1,14 +1,18 @@
 """The records on their own: a Message's envelope views, a Transcript as a
 sequence, and a Recorder that is told about sessions it does not know (a
-session cleared while its client was still talking)."""
+session cleared while its client was still talking); a Message's way to its
+session, which holds neither the recorder nor a forgotten session."""
 
 from __future__ import annotations
 
+import gc
 import re
+import smtplib
+import weakref
 
 import pytest
 
-from pytest_smtpd import Command, Ending, Message, Reply, Violation
+from pytest_smtpd import Command, Ending, Message, Reply, SMTPServer, Violation
 from pytest_smtpd.records import Record, Recorder, Refusal, ServerError, Transcript, TranscriptLine
 
 
@@ -118,3 +122,51 @@ def test_messages_since_a_count_past_the_total_counts_from_nothing() -> None:
     assert recorder.messages_since(0) == ([first], 1)
     assert recorder.messages_since(1) == ([], 1)
     assert recorder.messages_since(5) == ([first], 1)  # cleared since 5 were seen
+
+
+def _send(server: SMTPServer, subject: str) -> None:
+    with smtplib.SMTP(*server.address) as client:
+        client.sendmail("a@example.com", ["b@example.com"], f"Subject: {subject}\r\n\r\nbody\r\n")
+
+
+def test_a_message_holds_its_session_not_the_recorder() -> None:
+    with SMTPServer() as server:
+        _send(server, "kept")
+        (message,) = server.messages
+        recorder = weakref.ref(server._recorder)
+    del server
+    gc.collect()
+    # The recorder is gone; the message still reads its session as it last stood.
+    assert recorder() is None
+    assert message.session.ended is Ending.QUIT
+    assert message.session.messages == (message,)
+
+
+def test_a_message_of_a_cleared_session_cannot_find_it() -> None:
+    with SMTPServer() as server:
+        _send(server, "old")
+        (message,) = server.messages
+        assert message.session.greeting == "EHLO"
+        server.clear()
+        with pytest.raises(LookupError, match=r"session 1 is not recorded \(cleared\?\)"):
+            _ = message.session
+
+
+def test_a_forgotten_session_is_freed_without_the_cyclic_collector() -> None:
+    # A message and its session refer to each other; forgetting the session
+    # (keep) must break that cycle, or a sink left running grows until a full
+    # collection. With the collector off, only what is kept may stay alive.
+    def alive() -> int:
+        return sum(1 for o in gc.get_objects() if type(o).__name__ == "_SessionState")
+
+    gc.collect()
+    before = alive()
+    gc.disable()
+    try:
+        with SMTPServer(keep=2) as server:
+            for i in range(12):
+                _send(server, f"m{i}")
+            assert [m.subject for m in server.messages] == ["m10", "m11"]
+            assert alive() - before == 2
+    finally:
+        gc.enable()
