@@ -532,10 +532,18 @@ class Engine:
             return
         message: Message | None = None
         rule: Rule | None = None
+        rules = self._rules
+        if type(event) is Command and not rules.scripted:
+            hooks = self.hooks
+            if hooks is None or hooks.reply is None:
+                # The common case, nothing scripted: the core's own reply, and the
+                # command recorded with it.
+                self._answer(client, event, None, client.core.default_reply(), event)
+                return
         try:
             if type(event) is Command:
                 rec.record_command(client.sid, event)
-                rule = self._rules.find_command(event.verb, event) if event.verb else None
+                rule = rules.find_command(event.verb, event) if event.verb else None
             elif event is None:
                 rule = self._rules.find_connect(client.peer[0])
             elif type(event) is MessageReceived:
@@ -554,7 +562,7 @@ class Engine:
                     _session=rec.session_source(client.sid),
                 )
                 if bdat:
-                    rule = self._rules.find_command("BDAT", event.command)
+                    rule = rules.find_command("BDAT", event.command)
                 if self._config.lmtp:
                     self._lmtp_message(client, event, message, rule)
                     return
@@ -700,17 +708,34 @@ class Engine:
             answer = hooks.reply(self._recorder.session(client.sid), command, default)
         return default if answer is None else Reply.coerce(answer)
 
-    def _answer(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
+    def _answer(
+        self,
+        client: _Client,
+        event: Event | None,
+        message: Message | None,
+        reply: Reply,
+        command: Command | None = None,
+    ) -> None:
         """Send the reply through the core and record what it made happen (the
-        message first, then the reply), then queue the reply's bytes."""
+        message first, then the reply), then queue the reply's bytes.
+
+        ``command``, when given, is recorded here too, with the reply (one
+        recording instead of two: the path of every command nothing scripted).
+        """
         rec = self._recorder
         core = client.core
         # RFC 5321 §4.5.3.2.7: the timeout runs while the server awaits the next
         # command, and only a whole command restarts it: a client trickling
         # in a line byte by byte (slowloris) is cut off like an idle one.
-        self._arm(client)
+        # (_arm, inline: this runs for every reply.)
+        deadline = client.deadline = time.monotonic() + self.options.timeout
+        if deadline < self._check_at:
+            self._check_at = deadline
         client.partial = 0
         if reply.code >= 400:
+            if command is not None:  # recorded before the refusal it led to
+                rec.record_command(client.sid, command)
+                command = None
             self._record_refusal(client, event, message, reply)  # with the sender as it stood
         data = core.send(reply)
         effect = core.effect
@@ -722,8 +747,14 @@ class Engine:
             rec.record_greeting(client.sid, core.greeting_verb, core.helo_name)
         elif effect is _AUTHENTICATED:
             rec.record_auth(client.sid, core.auth_user, core.auth_mechanism)
-        rec.record_reply(client.sid, reply)
-        self._queue(client, data)
+        if command is None:
+            rec.record_reply(client.sid, reply)
+        else:
+            rec.record_exchange(client.sid, command, reply)
+        if client.tls is None:  # _queue, inline for the plaintext case
+            client.out += data
+        else:
+            self._queue(client, data)
         if effect in _ENDINGS:
             self._close_after_flush(client, _ENDINGS[effect])
         elif effect is _STARTTLS:

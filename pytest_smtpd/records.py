@@ -429,6 +429,24 @@ class Recorder:
         if self._line_observers:
             self._tell(self._line_observers, _expand([(sid, "S", reply, now)]))
 
+    def record_exchange(self, sid: int, command: Command, reply: Reply) -> None:
+        """Record a command and the reply to it at once (what nothing scripted
+        needs: one lock and one clock read for the two)."""
+        now = time.time()
+        with self._lock:
+            state = self._sessions.get(sid)
+            if state is None:
+                return
+            state.commands.append(command)
+            state.replies.append(reply)
+            transcript = self._transcript
+            transcript.append((sid, "C", command, now))
+            transcript.append((sid, "S", reply, now))
+            if self._waiters:
+                self.changed.notify_all()
+        if self._line_observers:
+            self._tell(self._line_observers, _expand([(sid, "C", command, now), (sid, "S", reply, now)]))
+
     def record_content(self, sid: int, content: bytes, end: str) -> None:
         now = time.time()
         with self._lock:

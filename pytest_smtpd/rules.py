@@ -172,17 +172,22 @@ class RuleBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
+        #: True once a rule was made (until :meth:`clear`): while it is False the
+        #: engine does not look for rules at all.
+        self.scripted = False
 
     def add(self, event: str, match: Matcher | None) -> Rule:
         __tracebackhide__ = True
         rule = Rule(event, match, lock=self._lock)
         with self._lock:
             self._rules.append(rule)
+            self.scripted = True
         return rule
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self.scripted = False
 
     @property
     def rules(self) -> list[Rule]:

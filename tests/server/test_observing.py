@@ -35,6 +35,24 @@ def test_an_observer_sees_every_record_in_order() -> None:
         assert after.text.startswith("250")
 
 
+def test_a_refused_recipient_is_observed_after_its_command_and_before_its_reply() -> None:
+    seen: list[Record] = []
+    with SMTPServer(max_recipients=1) as server:
+        server.subscribe(seen.append, (TranscriptLine, Refusal))
+        with smtplib.SMTP(*server.address) as client:
+            client.ehlo()
+            client.mail("a@example.com")
+            assert client.rcpt("b@example.com")[0] == 250
+            assert client.rcpt("c@example.com")[0] == 452
+        # Nothing scripted: a command and its reply are recorded together, but
+        # a refusal still comes between them.
+        shown = [r.text if isinstance(r, TranscriptLine) else f"refused {r.recipient}" for r in seen]
+        at = shown.index("refused c@example.com")
+        assert shown[at - 1].upper() == "RCPT TO:<C@EXAMPLE.COM>"
+        assert shown[at + 1].startswith("452")
+        assert shown.count("refused c@example.com") == 1
+
+
 def test_unsubscribed_observers_hear_nothing_more() -> None:
     seen: list[Record] = []
     with SMTPServer() as server:
