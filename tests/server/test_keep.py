@@ -166,3 +166,14 @@ def test_wait_for_sees_new_messages_when_keep_is_full() -> None:
             sender.join(10)
         assert found.subject == "m4"
         assert [m.subject for m in server.messages] == ["m3", "m4"]
+
+
+def test_without_proc_the_backlog_is_socket_somaxconn(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_smtpd import engine
+
+    def no_proc(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError("/proc/sys/net/core/somaxconn")
+
+    monkeypatch.setattr(engine, "_BACKLOG", [])
+    monkeypatch.setattr(engine, "open", no_proc, raising=False)
+    assert listen_backlog() == socket.SOMAXCONN

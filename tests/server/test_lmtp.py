@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import smtplib
+import time
 
 import pytest
-from server_support import RawClient
+from server_support import RawClient, ReplyHook
 
-from pytest_smtpd import Reply, SMTPServer
+from pytest_smtpd import Message, Reply, Session, SMTPServer
 
 CONTENT = b"Subject: lmtp\r\n\r\nhi\r\n.\r\n"
 THREE = ("alice@example.com", "bob@example.com", "carol@example.com")
@@ -125,3 +126,56 @@ def test_message_refused_is_empty_in_smtp() -> None:
         with smtplib.SMTP(server.host, server.port) as client:
             client.sendmail("a@example.com", ["alice@example.com"], "Subject: smtp\r\n\r\nhi\r\n")
         assert server.messages[0].refused == {}
+
+
+def test_a_predicate_that_raises_answers_each_recipient_451_and_is_kept() -> None:
+    def broken(message: Message) -> bool:
+        raise RuntimeError("predicate bug")
+
+    with SMTPServer(lmtp=True) as server:
+        server.on("message", broken).reply(554)
+        with RawClient(server.address) as client:
+            assert lmtp_transaction(client) == ["451 4.3.0 Internal server error"] * 3
+        assert server.messages == []
+        assert [(e.where, str(e.exception)) for e in server.errors] == [("rule match", "predicate bug")] * 3
+
+
+def test_the_message_hook_decides_per_recipient_and_its_error_is_kept() -> None:
+    asked: list[str | None] = []
+
+    def per_recipient(session: Session, message: Message, reply: Reply, recipient: str | None) -> Reply | None:
+        asked.append(recipient)
+        if recipient == "bob@example.com":
+            raise RuntimeError("hook bug")
+        return Reply(250, "2.0.0 Delivered to " + str(recipient)) if recipient == "carol@example.com" else None
+
+    with SMTPServer(lmtp=True) as server:
+        hooks = ReplyHook(lambda session, command, reply: None)
+        hooks.message = per_recipient
+        server.hooks = hooks
+        with RawClient(server.address) as client:
+            replies = lmtp_transaction(client)
+        assert replies == [
+            "250 2.0.0 OK: 21 octets queued",
+            "451 4.3.0 Internal server error",
+            "250 2.0.0 Delivered to carol@example.com",
+        ]
+        assert asked == list(THREE)
+        assert server.messages[0].recipients == ("alice@example.com", "carol@example.com")
+        assert [e.where for e in server.errors] == ["hook"]
+
+
+def test_delayed_recipients_are_answered_together_after_the_sum_of_the_delays() -> None:
+    with SMTPServer(lmtp=True) as server:
+        server.on("message", "alice@example.com").delay(0.1)
+        server.on("message", "carol@example.com").delay(0.1).reply(452, "4.2.2 Mailbox full")
+        with RawClient(server.address) as client:
+            started = time.monotonic()
+            replies = lmtp_transaction(client)
+            elapsed = time.monotonic() - started
+            # The session goes on after the delayed replies.
+            client.send(b"NOOP\r\n")
+            assert client.read_reply() == ["250 2.0.0 OK"]
+        assert replies == ["250 2.0.0 OK: 21 octets queued"] * 2 + ["452 4.2.2 Mailbox full"]
+        assert elapsed >= 0.2
+        assert server.messages[0].recipients == ("alice@example.com", "bob@example.com")

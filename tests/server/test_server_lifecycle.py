@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import smtplib
 import socket
 import threading
@@ -311,3 +313,18 @@ def test_clear_while_a_client_stays_connected_keeps_recording_its_session() -> N
         assert [c.verb for c in session.commands] == ["MAIL", "RCPT", "DATA"]
         # smtplib writes "mail FROM:" before Python 3.13 and "mail from:" since.
         assert str(server.transcript).splitlines()[1].lower() == "c: mail from:<a@example.com> size=19"
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"),
+    [
+        (errno.EADDRINUSE, "127.0.0.1:25: the port is in use. Use port=0 for a free port"),
+        (errno.EACCES, "127.0.0.1:25: ports below 1024 need root. Use port=0 or a port above 1023."),
+        (errno.EAFNOSUPPORT, "127.0.0.1: not an address of this machine. Use host='127.0.0.1' or host='::1'."),
+        (errno.ENOBUFS, "127.0.0.1:25: No buffer space available"),
+    ],
+)
+def test_a_failed_bind_says_what_to_change(code: int, advice: str) -> None:
+    from pytest_smtpd.engine import _bind_advice
+
+    assert _bind_advice(OSError(code, os.strerror(code)), "127.0.0.1", 25).startswith(f"cannot listen on {advice}")
