@@ -763,9 +763,16 @@ class Engine:
             self._start_tls(client)
 
     def _record_refusal(self, client: _Client, event: Event | None, message: Message | None, reply: Reply) -> None:
-        """Record a recipient or a message that a 4xx/5xx reply refused."""
+        """Record a recipient or a message that a 4xx/5xx reply refused: at RCPT,
+        after the content, or at DATA or BDAT (before the content) when the
+        transaction had recipients."""
         if message is not None:
             refusal = Refusal(client.sid, message.sender, None, message.recipients, reply)
+        elif isinstance(event, Command) and (event.verb == "DATA" or event.verb == "BDAT"):
+            txn = client.core.transaction
+            if txn is None or not txn.recipients:  # nothing to refuse: out of sequence, say
+                return
+            refusal = Refusal(client.sid, txn.sender, None, tuple(txn.recipients), reply)
         elif isinstance(event, Command) and event.verb == "RCPT":
             core = client.core
             in_transaction = core.state is State.MAIL or core.state is State.RCPT

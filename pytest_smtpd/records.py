@@ -216,8 +216,9 @@ class ServerError:
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """A recipient refused at RCPT, or a message refused after its content: each
-    4xx or 5xx reply that kept mail from being delivered, scripted or not."""
+    """A recipient refused at RCPT, or a message refused at DATA or BDAT or after
+    its content: each 4xx or 5xx reply that kept mail from being delivered,
+    scripted or not."""
 
     session_id: int
     #: The envelope sender, when a transaction had begun.

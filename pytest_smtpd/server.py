@@ -262,8 +262,9 @@ class SMTPServer:
 
     @property
     def refusals(self) -> list[Refusal]:
-        """Each recipient refused at RCPT and each message refused after its
-        content (a 4xx or 5xx reply, scripted or not), in order."""
+        """Each recipient refused at RCPT and each message refused at DATA or
+        BDAT (when it had recipients) or after its content (a 4xx or 5xx
+        reply, scripted or not), in order."""
         return self._recorder.refusals
 
     @property

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 import pytest
+from server_support import RawClient
 
 from pytest_smtpd import SMTPServer
 
@@ -451,6 +452,32 @@ def test_a_failure_lists_a_refused_message_and_unscripted_refusals(smtpd: SMTPSe
         "  message to ['alice@example.com'] from 'app@example.com': 451 4.7.1 Greylisted, try later\n"
         "  recipient 'carol@example.com': 503 5.5.1 Error: need MAIL command"
     )
+
+
+def test_a_message_refused_at_data_is_listed_with_its_recipients(smtpd: SMTPServer) -> None:
+    smtpd.on("DATA").reply(554, "5.7.1 Not from you").once()
+    with pytest.raises(smtplib.SMTPDataError):
+        send(smtpd, "app@example.com", ["alice@example.com", "bob@example.com"], WELCOME, "Hello.\n")
+    with smtplib.SMTP(*smtpd.address) as client:
+        client.ehlo()
+        assert client.docmd("DATA")[0] == 503  # no transaction: nothing was refused
+    text = failure(lambda: smtpd.assert_sent(to="alice@example.com"))
+    assert text.endswith(
+        "Refused (1):\n"
+        "  message to ['alice@example.com', 'bob@example.com'] from 'app@example.com': 554 5.7.1 Not from you"
+    )
+
+
+def test_a_refused_bdat_chunk_is_a_refused_message(smtpd: SMTPServer) -> None:
+    smtpd.on("BDAT").reply(452, "4.3.1 Out of room").once()
+    with RawClient(smtpd.address) as client:
+        client.greet()
+        client.send(b"MAIL FROM:<app@example.com>\r\nRCPT TO:<alice@example.com>\r\nBDAT 4\r\nhi\r\n")
+        assert client.read_reply() == ["250 2.1.0 OK"]
+        assert client.read_reply() == ["250 2.1.5 OK"]
+        assert client.read_reply() == ["452 4.3.1 Out of room"]
+    [refusal] = smtpd.refusals
+    assert (refusal.sender, refusal.recipient, refusal.recipients) == ("app@example.com", None, ("alice@example.com",))
 
 
 def test_accepted_replies_are_no_refusals(three: SMTPServer) -> None:
