@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import queue
 import re
@@ -260,6 +261,7 @@ class _Console:
         self._count = 0
         self._peers: dict[int, tuple[str, int]] = {}
         self._last_session: int | None = None
+        self._clock = _Clock()
 
     def listening(self, server: SMTPServer, options: dict[str, object]) -> None:
         host, port = server.address
@@ -279,10 +281,10 @@ class _Console:
 
     def show(self, item: object) -> None:
         """Handle one record from the queue."""
-        if type(item) is TranscriptLine:
-            self._transcript_line(item)
-        elif type(item) is Message:
+        if type(item) is Message:
             self._accepted(item)
+        elif type(item) is TranscriptLine:
+            self._transcript_line(item)
         elif type(item) is _Peer:
             sid, peer = item
             self._peers[sid] = peer
@@ -294,6 +296,8 @@ class _Console:
             self._err.flush()
 
     def _accepted(self, message: Message) -> None:
+        # Under load the server thread waits for the GIL while this runs: what
+        # repeats from message to message (the second, the encoder) is made once.
         self._count += 1
         number = self._count
         path = self._write(message, number) if self._save is not None else None
@@ -301,21 +305,22 @@ class _Console:
         if self._json:
             record = {
                 "number": number,
-                "received_at": datetime.fromtimestamp(message.received_at, timezone.utc).isoformat(
-                    timespec="milliseconds"
-                ),
+                "received_at": self._clock.iso_milliseconds(message.received_at),
                 "sender": message.sender,
                 "recipients": list(message.recipients),
                 "subject": subject,
-                "size": message.size,
+                "size": len(message.data),
                 "path": None if path is None else str(path),
             }
-            self._lines.append(json.dumps(record, ensure_ascii=False))
+            self._lines.append(_JSON.encode(record))
             return
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(message.received_at))
-        recipients = ", ".join(f"<{r}>" for r in message.recipients)
+        recipients = message.recipients
+        to = f"<{'>, <'.join(recipients)}>" if recipients else ""
         shown = repr(subject) if subject is not None else "(no subject)"
-        line = f"{when} #{number} from <{message.sender}> to {recipients} subject {shown} {message.size} bytes"
+        line = (
+            f"{self._clock.local(message.received_at)} #{number} from <{message.sender}> to {to}"
+            f" subject {shown} {len(message.data)} bytes"
+        )
         if path is not None:
             line += f" -> {path}"
         self._lines.append(line)
@@ -323,8 +328,7 @@ class _Console:
     def _write(self, message: Message, number: int) -> Path | None:
         """Save the message atomically: a temporary name in the same folder, then a rename."""
         assert self._save is not None
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(message.received_at))
-        name = f"{number}-{stamp}.eml"
+        name = f"{number}-{self._clock.file_stamp(message.received_at)}.eml"
         path = self._save / name
         temporary = self._save / f".{name}.tmp"
         try:
@@ -364,6 +368,54 @@ class _Console:
         self.flush()
 
 
+#: Encodes ``--json`` lines; made once, as ``json.dumps(record, ensure_ascii=False)`` would make it each time.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+class _Clock:
+    """A message's time as the console prints it, formatted once per second.
+
+    Messages come many to a second under load; each format here is the one
+    ``time.strftime`` or ``datetime.isoformat`` gives for that timestamp.
+    """
+
+    def __init__(self) -> None:
+        self._local: tuple[int, str] = (-1, "")
+        self._stamp: tuple[int, str] = (-1, "")
+        self._utc: tuple[int, str] = (-1, "")
+
+    def local(self, timestamp: float) -> str:
+        """``2025-01-31 12:00:00``, local time (``time.localtime`` rounds down to the second)."""
+        second = math.floor(timestamp)
+        if second != self._local[0]:
+            self._local = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+        return self._local[1]
+
+    def file_stamp(self, timestamp: float) -> str:
+        """``20250131-120000``, local time: the timestamp in a ``--save`` file name."""
+        second = math.floor(timestamp)
+        if second != self._stamp[0]:
+            self._stamp = (second, time.strftime("%Y%m%d-%H%M%S", time.localtime(second)))
+        return self._stamp[1]
+
+    def iso_milliseconds(self, timestamp: float) -> str:
+        """``2025-01-31T12:00:00.123+00:00``: ``datetime.fromtimestamp(timestamp, timezone.utc)
+        .isoformat(timespec="milliseconds")``, which rounds to the microsecond (half to even),
+        then cuts to the millisecond."""
+        fraction, whole = math.modf(timestamp)
+        micro = round(fraction * 1e6)
+        if micro >= 1_000_000:
+            micro -= 1_000_000
+            whole += 1.0
+        elif micro < 0:
+            micro += 1_000_000
+            whole -= 1.0
+        second = int(whole)
+        if second != self._utc[0]:
+            self._utc = (second, datetime.fromtimestamp(second, timezone.utc).isoformat()[:19])
+        return f"{self._utc[1]}.{micro // 1000:03d}+00:00"
+
+
 def _render(line: TranscriptLine) -> list[str]:
     """One transcript line as ``Transcript`` renders it (content abbreviated), without the session header."""
     return Transcript([line], {}).render_lines()[1:]
@@ -371,8 +423,8 @@ def _render(line: TranscriptLine) -> list[str]:
 
 #: A blank line: the end of the header section (RFC 5322 §2.1), also with bare LF.
 _HEADER_END = re.compile(rb"\n\r?\n")
-#: The Subject field with its folded continuation lines (RFC 5322 §2.2.3).
-_SUBJECT = re.compile(rb"^subject:[ \t]*(.*(?:\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+#: A Subject field's value and its folded continuation lines (RFC 5322 §2.2.3), after ``subject:``.
+_SUBJECT_VALUE = re.compile(rb"[ \t]*(.*(?:\n[ \t].*)*)")
 _FOLD = re.compile(rb"\r?\n(?=[ \t])")
 
 
@@ -386,9 +438,18 @@ def subject_of(data: bytes) -> str | None:
     if data.startswith((b"\r\n", b"\n")):
         return None  # no header section at all
     end = _HEADER_END.search(data)
-    found = _SUBJECT.search(data, 0, end.start() + 1 if end is not None else len(data))
-    if found is None:
+    limit = end.start() + 1 if end is not None else len(data)
+    # Field names are case-insensitive (RFC 5322 §1.2.2); a lowered copy of the
+    # header section and ``find`` cost a fraction of a case-insensitive regex
+    # tried at every offset.
+    header = data[:limit].lower()
+    at = header.find(b"subject:")
+    while at > 0 and header[at - 1] != 0x0A:  # a field starts a line
+        at = header.find(b"subject:", at + 1)
+    if at < 0:
         return None
+    found = _SUBJECT_VALUE.match(data, at + 8, limit)
+    assert found is not None  # it matches the empty string
     raw = _FOLD.sub(b"", found.group(1)).rstrip(b"\r\n\t ")
     text = raw.decode("utf-8", "replace")
     if "=?" in text:

@@ -12,7 +12,15 @@ interleaved over rounds, four servers in their own processes on loopback:
 
 with ``smtp-source -s 1`` and ``-s 8``, 1 KiB and 100 KiB messages (one message
 per connection, as smtp-source sends them). It reports msgs/s and the server's
-RSS afterwards, with ratios to ``inproc``.
+RSS afterwards, with ratios to ``inproc``. ``--sessions 1 --sizes 1`` narrows the
+cases, ``--contenders debug,inproc`` the servers.
+
+``--cpu N`` runs every server and ``smtp-source`` on CPU N alone. Unpinned, the
+rate of one session swings by up to 3x from run to run with where the scheduler
+puts the server's thread: on the CPU that ``smtp-source`` runs on (each reply
+wakes the other side in place) or on the other (each one a cross-CPU wake-up).
+On one CPU every contender gets the same placement, and the ratios say what each
+server costs.
 
 ``--soak 100000`` instead sends that many 1 KiB messages to the debugging server
 (8 sessions), sampling its RSS every 10,000: once ``--keep`` is full it stays flat.
@@ -137,7 +145,7 @@ def lines_of(path: Path) -> int:
 
 def matrix(args: argparse.Namespace, work: Path) -> int:
     names = args.contenders.split(",")
-    cases = [(s, size) for size in (1024, 100 * 1024) for s in (1, 8)]
+    cases = [(s, kib * 1024) for kib in args.sizes for s in args.sessions]
     rates: dict[tuple[str, int, int], list[float]] = {}
     rss: dict[tuple[str, int, int], list[int]] = {}
     cpu: dict[tuple[str, int, int], list[float]] = {}
@@ -157,7 +165,8 @@ def matrix(args: argparse.Namespace, work: Path) -> int:
                 if name == "debug" and lines_of(out) != count:
                     print(f"debug printed {lines_of(out)} lines for {count} messages", file=sys.stderr)
                     lost += 1
-    print(f"smtp-source, one message per connection; {args.rounds} rounds, median; ratio to inproc")
+    pinned = f"; all on CPU {args.cpu}" if args.cpu is not None else ""
+    print(f"smtp-source, one message per connection; {args.rounds} rounds, median; ratio to inproc{pinned}")
     table("case", names, cases, rates, lambda rate: f"{rate:>10.0f}/s")
     table("server CPU/msg", names, cases, cpu, lambda used: f"{used * 1000:>8.3f} ms")
     print(f"{'RSS after (MiB)':<16}" + "".join(f"{n:>22}" for n in names))
@@ -213,13 +222,22 @@ def soak(args: argparse.Namespace, work: Path) -> int:
     return 0 if printed == sent and growth < 0.10 else 1
 
 
+def numbers(value: str) -> list[int]:
+    return [int(n) for n in value.split(",")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--messages", type=int, default=2000, help="1 KiB messages per case (100 KiB: a fifth)")
     parser.add_argument("--contenders", default="debug,inproc,aiosmtpd,smtp-sink")
+    parser.add_argument("--sessions", type=numbers, default=[1, 8], help="smtp-source -s values (default 1,8)")
+    parser.add_argument("--sizes", type=numbers, default=[1, 100], help="message sizes in KiB (default 1,100)")
+    parser.add_argument("--cpu", type=int, metavar="N", help="run the servers and smtp-source on CPU N only")
     parser.add_argument("--soak", type=int, metavar="N", help="soak the debugging server with N messages instead")
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})  # inherited by every process it starts
     with tempfile.TemporaryDirectory() as work:
         return soak(args, Path(work)) if args.soak else matrix(args, Path(work))
 

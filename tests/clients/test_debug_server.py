@@ -7,6 +7,7 @@ import io
 import json
 import os
 import queue
+import re
 import signal
 import smtplib
 import socket
@@ -16,12 +17,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_smtpd import Message, cli
 
@@ -407,6 +410,123 @@ def test_the_subject_comes_from_the_header_section_alone(data: bytes, subject: s
     assert cli.subject_of(data) == subject
     if subject is not None:
         assert Message("a@b", ("c@d",), data).subject == subject
+
+
+def subject_by_regex(data: bytes) -> str | None:
+    """What ``subject_of`` returned when it searched the header section with one case-insensitive regex."""
+    if data.startswith((b"\r\n", b"\n")):
+        return None
+    end = re.search(rb"\n\r?\n", data)
+    found = re.compile(rb"^subject:[ \t]*(.*(?:\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE).search(
+        data, 0, end.start() + 1 if end is not None else len(data)
+    )
+    if found is None:
+        return None
+    text = re.sub(rb"\r?\n(?=[ \t])", b"", found.group(1)).rstrip(b"\r\n\t ").decode("utf-8", "replace")
+    if "=?" in text:
+        from email.policy import default
+
+        try:
+            return str(default.header_factory("Subject", text))
+        except Exception:
+            return text
+    return text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"X-Subject: not this\r\nSubject: this\r\n\r\n",
+        b"From: a@b\r\n subject: a continuation, not a field\r\nsUbJeCt: mixed case\r\n\r\n",
+        b"Subject:\r\n\r\n",
+        b"Subject:no space\r\n\r\n",
+        b"To: c@d\r\nSubject: last field\r\n",
+        b"To: c@d\r\nSubject: cut by the end\n\nSubject: body\r\n",
+        b"To: c@d\r\n\r\nSubject: only in the body\r\n",
+        b"Subject: first\r\nSubject: second\r\n\r\n",
+        b"Subject: \xff\xfe not UTF-8\r\n\r\n",
+        b"Subject: =?bogus?x?y?=\r\n\r\n",
+    ],
+)
+def test_the_subject_is_found_as_the_regex_found_it(data: bytes) -> None:
+    assert cli.subject_of(data) == subject_by_regex(data)
+
+
+#: Pieces of header sections: field names in any case, folds, line ends of every kind, encoded words.
+_HEADER_BITS = st.sampled_from(
+    [
+        b"Subject:",
+        b"subject: ",
+        b"SUBJECT:\t",
+        b"X-Subject: x",
+        b"To: c@d",
+        b" folded",
+        b"\tfolded",
+        b"s",
+        b": ",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b" ",
+        b"=?utf-8?q?caf=C3=A9?=",
+        "é".encode(),
+        b"subject",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HEADER_BITS, max_size=12).map(b"".join))
+def test_the_subject_is_found_as_the_regex_found_it_whatever_the_header(data: bytes) -> None:
+    assert cli.subject_of(data) == subject_by_regex(data)
+
+
+#: Timestamps from 1970 to 2100, the fraction anywhere (also at the half-microsecond roundings).
+_TIMESTAMPS = st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False) | st.integers(0, 4_102_444_800).flatmap(
+    lambda second: st.sampled_from([0.0, 0.0005, 0.9995, 0.0000005, 0.9999995, 0.9999999]).map(lambda f: second + f)
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_TIMESTAMPS, min_size=1, max_size=5))
+def test_the_clock_formats_each_time_as_strftime_and_isoformat_would(timestamps: list[float]) -> None:
+    clock = cli._Clock()  # one clock for several times: what it remembers of one never shows in the next
+    for timestamp in timestamps:
+        assert clock.local(timestamp) == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+        assert clock.file_stamp(timestamp) == time.strftime("%Y%m%d-%H%M%S", time.localtime(timestamp))
+        iso = datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds")
+        assert clock.iso_milliseconds(timestamp) == iso
+
+
+def test_lines_of_messages_within_one_second_and_across_seconds() -> None:
+    out = io.StringIO()
+    console = cli._Console(out, out, out, False, None)
+    base = float(int(time.time()))
+    for offset in (0.1, 0.9, 1.0, 0.5, 2.3):  # back to an earlier second too
+        console.show(Message("app@example.com", ("a@b", "c@d"), b"Subject: s\r\n\r\n", received_at=base + offset))
+    console.flush()
+    whens = [line.split(" #")[0] for line in out.getvalue().splitlines()]
+    assert whens == [time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(base + s)) for s in (0, 0, 1, 0, 2)]
+    assert out.getvalue().splitlines()[0].endswith(" #1 from <app@example.com> to <a@b>, <c@d> subject 's' 14 bytes")
+
+
+def test_json_lines_are_what_json_dumps_makes(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = cli._Console(out, out, out, True, tmp_path)
+    message = Message("app@example.com", ("ü@example.com",), "Subject: café\r\n\r\n".encode(), received_at=1.9999996)
+    console.show(message)
+    console.flush()
+    (path,) = tmp_path.iterdir()
+    expected = {
+        "number": 1,
+        "received_at": "1970-01-01T00:00:02.000+00:00",
+        "sender": "app@example.com",
+        "recipients": ["ü@example.com"],
+        "subject": "café",
+        "size": message.size,
+        "path": str(path),
+    }
+    assert out.getvalue() == json.dumps(expected, ensure_ascii=False) + "\n"
 
 
 class _Banner(io.StringIO):
