@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="offer AUTH and accept this account (repeat for more accounts)",
     )
+    parser.add_argument(
+        "--lmtp",
+        action="store_true",
+        help="speak LMTP (RFC 2033) instead of SMTP: LHLO, and one reply per recipient after the content",
+    )
+    parser.add_argument(
+        "--proxy-protocol",
+        action="store_true",
+        help="expect a PROXY protocol v1 or v2 header first (behind HAProxy, say); the client is the one it names",
+    )
     parser.add_argument("--save", metavar="DIR", type=Path, help="save each message as DIR/<n>-<timestamp>.eml")
     parser.add_argument(
         "--keep",
@@ -126,6 +136,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         options["starttls"] = True
     if args.auth:
         options["users"] = dict(args.auth)
+    if args.lmtp:
+        options["lmtp"] = True
+    if args.proxy_protocol:
+        options["proxy_protocol"] = True
     if args.save is not None:
         try:
             args.save.mkdir(parents=True, exist_ok=True)
@@ -267,6 +281,10 @@ class _Console:
         host, port = server.address
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         offers = []
+        if options.get("lmtp"):
+            offers.append("LMTP")
+        if options.get("proxy_protocol"):
+            offers.append("PROXY protocol header first")
         if options.get("starttls"):
             offers.append("STARTTLS")
         users = options.get("users")

@@ -278,6 +278,38 @@ def test_starttls_and_auth(run_debug_server: type[DebugServer]) -> None:
     assert "s3cret" not in printed
 
 
+def test_lmtp_answers_each_recipient(run_debug_server: type[DebugServer]) -> None:
+    server = run_debug_server("--lmtp")
+    assert server.output[0].endswith("(LMTP)")
+    # smtplib's LMTP reads one reply after the content: one recipient.
+    with smtplib.LMTP(*server.address, timeout=WAIT) as client:
+        assert client.docmd("EHLO", "client.example")[0] == 500  # RFC 2033 §4.1: LMTP has no EHLO
+        refused = client.sendmail("app@example.com", ["alice@example.com"], welcome().as_bytes())
+    assert refused == {}
+    assert "to <alice@example.com> subject 'Welcome aboard'" in server.line_containing("#1 ")
+    assert server.stop() == 0
+
+
+class _ProxiedSMTP(smtplib.SMTP):
+    """An SMTP client behind a proxy: a PROXY v1 header comes first on the connection."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # (smtplib's private hook between connecting and reading the greeting; not in typeshed)
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        sock.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 40000 25\r\n")
+        return sock
+
+
+def test_proxy_protocol_names_the_client_the_header_names(run_debug_server: type[DebugServer]) -> None:
+    server = run_debug_server("--proxy-protocol", "-v")
+    assert server.output[0].endswith("(PROXY protocol header first)")
+    with _ProxiedSMTP(*server.address, timeout=WAIT) as client:
+        client.send_message(welcome())
+    server.line_containing("#1 ")
+    assert server.stop() == 0
+    assert "--- session 1 from 203.0.113.7:40000 ---" in server.output
+
+
 def test_save_directory_that_cannot_be_made(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").write_text("not a directory")
     assert cli.main(["--port", "0", "--save", str(tmp_path / "file" / "mail")]) == 2

@@ -46,7 +46,10 @@ def test_a_refused_recipient_is_observed_after_its_command_and_before_its_reply(
             assert client.rcpt("c@example.com")[0] == 452
         # Nothing scripted: a command and its reply are recorded together, but
         # a refusal still comes between them.
-        shown = [r.text if isinstance(r, TranscriptLine) else f"refused {r.recipient}" for r in seen]
+        shown = [
+            r.text if isinstance(r, TranscriptLine) else f"refused {r.recipient}" if isinstance(r, Refusal) else "?"
+            for r in seen
+        ]
         at = shown.index("refused c@example.com")
         assert shown[at - 1].upper() == "RCPT TO:<C@EXAMPLE.COM>"
         assert shown[at + 1].startswith("452")
