@@ -13,8 +13,9 @@ It replaces ``python -m smtpd -n -c DebuggingServer``, which Python 3.12 removed
 
 It is a sink that can be left running: the server keeps only the last ``--keep``
 messages in memory. The server thread hands each record to the main thread
-through a queue (it only enqueues); the main thread saves and prints, reading
-each record once. On SIGINT or SIGTERM the server stops, and everything it
+through a queue (it only enqueues, and waits when the console is 1000 records
+behind, so memory stays bounded when the output blocks); the main thread saves
+and prints, reading each record once. On SIGINT or SIGTERM the server stops, and everything it
 recorded is still saved and printed before the process exits.
 
 Exit status: 0 when stopped by Ctrl-C (SIGINT) or SIGTERM, 2 for a bad option,
@@ -31,6 +32,7 @@ import queue
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -148,12 +150,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return 2
     # With --json, stdout carries only the JSON lines.
     console = _Console(stdout, stderr if args.json else stdout, stderr, args.json, args.save)
-    records: queue.SimpleQueue[object] = queue.SimpleQueue()
-    with _stop_on_signals(records):
+    backlog = _Backlog()
+    with _stop_on_signals(backlog):
         try:
             server = SMTPServer(**options)
             kinds = RECORD_KINDS if args.verbose else (Message, ServerError)
-            server.subscribe(_observer(server, records, args.verbose), kinds)
+            server.subscribe(_observer(server, backlog, args.verbose), kinds)
             server.start()
         except ConfigurationError as exc:
             print(f"pytest-smtpd: error: {exc}", file=stderr, flush=True)
@@ -163,11 +165,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return 1
         try:
             console.listening(server, options)
-            _serve(records, console)
+            _serve(backlog, console)
         finally:
+            # The server thread must not wait for room while it is stopped.
+            backlog.release()
             server.stop()
         # Stopped: nothing more is recorded. What was, is still shown.
-        _drain(records, console)
+        _drain(backlog, console)
     console.stopped()
     return 0
 
@@ -176,8 +180,52 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
 _STOP = object()
 
 
+class _Backlog:
+    """The records on their way from the server thread to the console, bounded.
+
+    The server thread only puts (``SimpleQueue.put``, in C). Once ``high``
+    records wait to be shown (the console's output blocks: a paused pager, a
+    full pipe, a slow disk for ``--save``), the server thread waits too, and its
+    clients wait for their replies, until the console is down to ``low``: memory
+    stays bounded and no line is lost. :meth:`release` ends the waiting for good
+    (the server is stopping).
+    """
+
+    def __init__(self, high: int = 1000, low: int = 250) -> None:
+        self.records: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self.high, self.low = high, low
+        self._room = threading.Event()
+        self._room.set()
+        self._released = False
+
+    def put(self, record: object) -> None:
+        """Queue a record (server thread); wait while the backlog is full."""
+        records = self.records
+        records.put(record)
+        if records.qsize() >= self.high and not self._released:
+            self._room.clear()
+            # The console may have taken records since: only wait when still full
+            # (it sets the event once down to ``low``, after this clear or not).
+            if records.qsize() >= self.high and not self._released:
+                self._room.wait()
+
+    def taken(self) -> None:
+        """The console took records: make room once it is down to ``low``."""
+        if not self._room.is_set() and self.records.qsize() <= self.low:
+            self._room.set()
+
+    def stop(self) -> None:
+        """Ask the console to stop (safe in a signal handler: never waits)."""
+        self.records.put(_STOP)
+
+    def release(self) -> None:
+        """Never wait again; wake the server thread if it waits."""
+        self._released = True
+        self._room.set()
+
+
 @contextmanager
-def _stop_on_signals(records: queue.SimpleQueue[object]) -> Iterator[None]:
+def _stop_on_signals(backlog: _Backlog) -> Iterator[None]:
     """While in the block, SIGINT and SIGTERM enqueue a stop instead of raising.
 
     The main thread then never loses a record it was handling to a
@@ -185,7 +233,7 @@ def _stop_on_signals(records: queue.SimpleQueue[object]) -> Iterator[None]:
     """
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        records.put(_STOP)
+        backlog.stop()
 
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -196,9 +244,9 @@ def _stop_on_signals(records: queue.SimpleQueue[object]) -> Iterator[None]:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
-def _observer(server: SMTPServer, records: queue.SimpleQueue[object], verbose: bool) -> Callable[[Record], None]:
+def _observer(server: SMTPServer, backlog: _Backlog, verbose: bool) -> Callable[[Record], None]:
     """What runs on the server thread for each record: pass on what the console needs, nothing more."""
-    put = records.put
+    put = backlog.put
     if not verbose:
         return put  # subscribed to messages and errors only
 
@@ -225,9 +273,10 @@ class _Peer(NamedTuple):
     peer: tuple[str, int]
 
 
-def _serve(records: queue.SimpleQueue[object], console: _Console) -> None:
+def _serve(backlog: _Backlog, console: _Console) -> None:
     """Show records as they come, until a signal asks to stop."""
-    get, get_nowait = records.get, records.get_nowait
+    records = backlog.records
+    get, get_nowait, taken = records.get, records.get_nowait, backlog.taken
     while True:
         item = get()  # a signal handler's put wakes it
         shown = 0
@@ -241,6 +290,8 @@ def _serve(records: queue.SimpleQueue[object], console: _Console) -> None:
             except queue.Empty:
                 break
         console.flush()
+        # After the write: while the output blocks, the backlog stays full.
+        taken()
         if item is _STOP:
             return
         # Let a burst gather: one wake-up and one write for many messages
@@ -248,11 +299,11 @@ def _serve(records: queue.SimpleQueue[object], console: _Console) -> None:
         time.sleep(_LINGER)
 
 
-def _drain(records: queue.SimpleQueue[object], console: _Console) -> None:
+def _drain(backlog: _Backlog, console: _Console) -> None:
     """Show what is left in the queue (the server has stopped)."""
     while True:
         try:
-            item = records.get_nowait()
+            item = backlog.records.get_nowait()
         except queue.Empty:
             break
         if item is not _STOP:

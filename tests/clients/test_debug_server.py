@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_smtpd import Message, cli
+from pytest_smtpd import Message, SMTPServer, cli
 
 WAIT = 10.0
 #: Start-up includes making the test CA with --starttls: slow on a loaded machine.
@@ -403,15 +403,97 @@ def sent(data: bytes) -> Message:
 def test_records_queued_behind_the_stop_are_still_shown(tmp_path: Path) -> None:
     out = io.StringIO()
     console = cli._Console(out, out, out, False, tmp_path)
-    records: queue.SimpleQueue[object] = queue.SimpleQueue()
+    backlog = cli._Backlog()
     for item in (sent(b"Subject: 1\r\n\r\n"), cli._STOP, sent(b"Subject: 2\r\n\r\n")):
-        records.put(item)
-    cli._serve(records, console)
+        backlog.records.put(item)
+    cli._serve(backlog, console)
     assert "subject '1'" in out.getvalue()
     assert "subject '2'" not in out.getvalue()
-    cli._drain(records, console)
+    cli._drain(backlog, console)
     assert "#2 " in out.getvalue()
     assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["1", "2"]
+
+
+class _StuckOutput(io.StringIO):
+    """Console output that blocks until released (a paused pager, a full pipe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.released.wait(WAIT)
+        return super().write(text)
+
+
+def test_a_full_backlog_holds_the_server_thread_until_the_console_catches_up() -> None:
+    backlog = cli._Backlog(high=4, low=1)
+    for number in range(3):
+        backlog.put(number)  # below the mark: returns at once
+    producer = threading.Thread(target=backlog.put, args=(3,))
+    producer.start()
+    producer.join(0.2)
+    assert producer.is_alive()  # the fourth waits for room
+    assert backlog.records.qsize() == 4
+    backlog.records.get_nowait()
+    backlog.records.get_nowait()
+    backlog.taken()  # two left: not down to low yet
+    producer.join(0.2)
+    assert producer.is_alive()
+    backlog.records.get_nowait()
+    backlog.taken()
+    producer.join(WAIT)
+    assert not producer.is_alive()
+
+
+def test_a_released_backlog_never_holds_the_server_thread() -> None:
+    backlog = cli._Backlog(high=2, low=0)
+    backlog.put("first")
+    producer = threading.Thread(target=backlog.put, args=("second",))
+    producer.start()
+    producer.join(0.2)
+    assert producer.is_alive()
+    backlog.release()  # the server is stopping: whatever the console does
+    producer.join(WAIT)
+    assert not producer.is_alive()
+    backlog.put("third")  # and it never waits again
+    assert backlog.records.qsize() == 3
+
+
+def test_a_blocked_console_bounds_the_backlog_and_loses_no_line() -> None:
+    # The console's output blocks: the server stops taking mail once 8
+    # records wait (its clients wait for their replies), and every line comes
+    # out once the output moves again.
+    out = _StuckOutput()
+    lines = cli._Console(out, out, out, False, None)
+    backlog = cli._Backlog(high=8, low=2)
+    with SMTPServer(keep=2) as smtp:
+        smtp.subscribe(cli._observer(smtp, backlog, False), (Message,))
+        console = threading.Thread(target=cli._serve, args=(backlog, lines))
+        console.start()
+
+        def send_all() -> None:
+            for number in range(20):
+                with smtplib.SMTP(*smtp.address, timeout=WAIT) as client:
+                    client.sendmail("a@example.com", ["b@example.com"], f"Subject: {number}\r\n\r\nhi\r\n")
+
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        try:
+            sender.join(0.5)
+            assert sender.is_alive()  # held by the full backlog
+            assert backlog.records.qsize() <= 8
+            out.released.set()
+            sender.join(WAIT)
+            assert not sender.is_alive()
+        finally:  # as main() does before stopping the server
+            out.released.set()
+            backlog.release()
+            backlog.stop()
+            console.join(WAIT)
+            sender.join(WAIT)
+    numbers = [line.split("#")[1].split(" ")[0] for line in out.getvalue().splitlines()]
+    assert numbers == [str(n) for n in range(1, 21)]
 
 
 def test_a_message_that_cannot_be_saved_still_gets_its_line(tmp_path: Path) -> None:
