@@ -12,7 +12,7 @@
                                               repeats exactly; ``--messages 0`` gives the baseline.
 
 The client side (and pytest) is profiled in the main thread; the server thread
-gets its own profiler, wrapped around ``SMTPServer._run``. ``--top N`` sets how
+gets its own profiler, wrapped around ``Engine._run``. ``--top N`` sets how
 many functions are listed, ``--sort`` the order (``tottime`` or ``cumulative``).
 """
 
@@ -47,8 +47,8 @@ from pytest_smtpd.server import SMTPServer  # noqa: E402
 SERVER_PROFILE = cProfile.Profile()
 
 
-def _profiled_run(original: Callable[[SMTPServer], None]) -> Callable[[SMTPServer], None]:
-    def run(self: SMTPServer) -> None:
+def _profiled_run(original: Callable[[Engine], None]) -> Callable[[Engine], None]:
+    def run(self: Engine) -> None:
         SERVER_PROFILE.enable()
         try:
             original(self)
@@ -78,6 +78,11 @@ CALLEES: list[str] = []
 
 
 def report(title: str, profile: cProfile.Profile, top: int, sort: str) -> None:
+    profile.create_stats()
+    if not profile.stats:  # type: ignore[attr-defined]
+        # The fixture starts its thread on demand: tests that never talk to it start none.
+        print(f"\n===== {title}: nothing ran =====")
+        return
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
     stats.strip_dirs().sort_stats(sort).print_stats(top)
@@ -304,7 +309,7 @@ def main() -> None:
     CALLERS.extend(args.callers)
     CALLEES.extend(args.callees)
     if args.what in ("fixture", "one_conn", "big"):
-        SMTPServer._run = _profiled_run(SMTPServer._run)  # type: ignore[method-assign]
+        Engine._run = _profiled_run(Engine._run)  # type: ignore[method-assign]
     if args.what == "floor":
         floor(args.messages, args.rounds)
     elif args.what == "path":
