@@ -15,8 +15,8 @@ It is a sink that can be left running: the server keeps only the last ``--keep``
 messages in memory. The server thread hands each record to the main thread
 through a queue (it only enqueues, and waits when the console is 1000 records
 behind, so memory stays bounded when the output blocks); the main thread saves
-and prints, reading each record once. On SIGINT or SIGTERM the server stops, and everything it
-recorded is still saved and printed before the process exits.
+and prints, reading each record once. On SIGINT or SIGTERM the server stops,
+and everything it recorded is still saved and printed before the process exits.
 
 Exit status: 0 when stopped by Ctrl-C (SIGINT) or SIGTERM, 2 for a bad option,
 1 when the server cannot listen (port taken, no permission).
@@ -449,23 +449,11 @@ class _Clock:
     """
 
     def __init__(self) -> None:
-        self._local: tuple[int, str] = (-1, "")
-        self._stamp: tuple[int, str] = (-1, "")
+        #: ``2025-01-31 12:00:00``, local time: the time on a message's line.
+        self.local = _LocalSecond("%Y-%m-%d %H:%M:%S")
+        #: ``20250131-120000``, local time: the timestamp in a ``--save`` file name.
+        self.file_stamp = _LocalSecond("%Y%m%d-%H%M%S")
         self._utc: tuple[int, str] = (-1, "")
-
-    def local(self, timestamp: float) -> str:
-        """``2025-01-31 12:00:00``, local time (``time.localtime`` rounds down to the second)."""
-        second = math.floor(timestamp)
-        if second != self._local[0]:
-            self._local = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
-        return self._local[1]
-
-    def file_stamp(self, timestamp: float) -> str:
-        """``20250131-120000``, local time: the timestamp in a ``--save`` file name."""
-        second = math.floor(timestamp)
-        if second != self._stamp[0]:
-            self._stamp = (second, time.strftime("%Y%m%d-%H%M%S", time.localtime(second)))
-        return self._stamp[1]
 
     def iso_milliseconds(self, timestamp: float) -> str:
         """``2025-01-31T12:00:00.123+00:00``: ``datetime.fromtimestamp(timestamp, timezone.utc)
@@ -483,6 +471,24 @@ class _Clock:
         if second != self._utc[0]:
             self._utc = (second, datetime.fromtimestamp(second, timezone.utc).isoformat()[:19])
         return f"{self._utc[1]}.{micro // 1000:03d}+00:00"
+
+
+class _LocalSecond:
+    """``time.strftime(pattern)`` of a timestamp's second, local time, formatted
+    once per second (``time.localtime`` rounds down to the second)."""
+
+    __slots__ = ("_format", "_second", "_text")
+
+    def __init__(self, pattern: str) -> None:
+        self._format = pattern
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, timestamp: float) -> str:
+        second = math.floor(timestamp)
+        if second != self._second:
+            self._second, self._text = second, time.strftime(self._format, time.localtime(second))
+        return self._text
 
 
 def _render(line: TranscriptLine) -> list[str]:

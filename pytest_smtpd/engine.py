@@ -727,10 +727,7 @@ class Engine:
         # RFC 5321 §4.5.3.2.7: the timeout runs while the server awaits the next
         # command, and only a whole command restarts it: a client trickling
         # in a line byte by byte (slowloris) is cut off like an idle one.
-        # (_arm, inline: this runs for every reply.)
-        deadline = client.deadline = time.monotonic() + self.options.timeout
-        if deadline < self._check_at:
-            self._check_at = deadline
+        self._arm(client)
         client.partial = 0
         if reply.code >= 400:
             if command is not None:  # recorded before the refusal it led to

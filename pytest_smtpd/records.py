@@ -260,6 +260,11 @@ class _SessionState:
     #: What this session's messages read it through; detached when it is forgotten.
     link: _SessionLink | None = None
 
+    def forget(self) -> None:
+        """The recorder no longer keeps this session: its messages' link lets go of it."""
+        if self.link is not None:
+            self.link.state = None
+
     def snapshot(self) -> Session:
         return Session(
             id=self.id,
@@ -581,8 +586,8 @@ class Recorder:
         ended.append(sid)
         if len(ended) > (self.keep or 0):
             forgotten = self._sessions.pop(ended.popleft(), None)
-            if forgotten is not None and forgotten.link is not None:
-                forgotten.link.state = None
+            if forgotten is not None:
+                forgotten.forget()
 
     # Observing (any thread) -------------------------------------------------------
 
@@ -744,8 +749,7 @@ class Recorder:
             for sid, state in list(self._sessions.items()):
                 if state.ended is not None:
                     del self._sessions[sid]
-                    if state.link is not None:
-                        state.link.state = None
+                    state.forget()
                 else:
                     state.commands.clear()
                     state.replies.clear()
